@@ -23,9 +23,10 @@ def main():
     if CHROME is None: sys.exit("chromium is not installed: run `apt-get install chromium` (make test does this)")
     pages = {'index.html': [], 'nav.html': []}
     from vitlab._modidx import d
-    for mod in d['syms']:
-        if mod == 'vitlab': continue
-        pages[mod.split('.', 1)[1].replace('.', '/') + '.html'] = exported_names(mod)
+    for mod, syms in d['syms'].items():
+        if mod == 'vitlab' or not syms: continue
+        page = next(iter(syms.values()))[0].split('#')[0]  # nbdev's doc link of the module's first symbol
+        pages[page] = exported_names(mod)
     shots = DOCS/'screenshots'; shots.mkdir(exist_ok=True)
     failures = []
     for page, names in pages.items():

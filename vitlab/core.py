@@ -52,11 +52,15 @@ def atomic_path(path,  # the file to create
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the result the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 
 # %% ../nbs/00_core.ipynb #c015
+def _umask():
+    m = os.umask(0); os.umask(m); return m
+
 def atomic_write_text(path, text:str, overwrite:bool=True):
     "Write `text` to `path` atomically."
     with atomic_path(path, overwrite) as tmp: Path(tmp).write_text(text)
