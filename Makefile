@@ -1,5 +1,6 @@
 # vitlab: the two commands. Each does its own set-up on a fresh Debian machine (Python 3.11, root or sudo).
-#   make demo   evaluate the reference model and print the measurement table
+#   make demo   compress the reference model (prune → recover → quantize → export → measure) into runs/demo
+#   make measure  evaluate the reference model and print its measurement table beside DeiT-Tiny/Small
 #   make test   every notebook (nbdev_test), pytest tests/, nbdev hygiene, and the offline docs check
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -9,9 +10,12 @@ STAMP := $(VENV)/.vitlab-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export TQDM_MININTERVAL := 5
 
-.PHONY: demo test setup data chromium test-nbs test-py hygiene docs docs-check clean
+.PHONY: demo measure test setup data chromium test-nbs test-py hygiene docs docs-check clean
 
 demo: setup data
+	$(BIN)/vitlab_compress --out runs/demo --overwrite
+
+measure: setup data
 	$(BIN)/vitlab_measure
 
 test: setup data chromium

@@ -1,0 +1,79 @@
+"Deployment: quantized and exported models agree with eager, and bad input gets a VitlabError that says what to do."
+import pytest, torch, torch.nn as nn
+from vitlab.core import VitlabError
+from vitlab.models import create_model, reference_model, REFERENCE_NAME, REFERENCE_WEIGHTS
+from vitlab.data import fashion_mnist_subset, calibration_set, loader
+from vitlab.deploy.quantize import quantize, module_precision, agreement
+from vitlab.deploy.export import export_pte, export_lite, check_export, load_exported
+
+torch.set_num_threads(1)
+
+@pytest.fixture(scope='module')
+def sub(): return fashion_mnist_subset()
+
+@pytest.fixture(scope='module')
+def tiny(): return create_model(REFERENCE_NAME, depth=2).eval()
+
+@pytest.fixture(scope='module')
+def example(sub): return sub[0][0][None]
+
+def test_unknown_backend(tiny):
+    with pytest.raises(VitlabError, match=r"unknown quantization backend 'tflite'.*use one of 'x86', 'fbgemm', 'qnnpack', 'onednn'"):
+        quantize(tiny, 'int8_dynamic', backend='tflite')
+
+def test_unknown_mode(tiny):
+    with pytest.raises(VitlabError, match=r"unknown quantization mode 'int4'.*'fp16'"):
+        quantize(tiny, 'int4')
+
+def test_static_without_calibration(tiny, tmp_path, example):
+    with pytest.raises(VitlabError, match=r"needs calibration images.*calibration_set"):
+        quantize(tiny, 'int8_static')
+    with pytest.raises(VitlabError, match=r"needs calibration images"):
+        export_pte(tiny, tmp_path/'q.pte', example, quant='int8_static')
+    assert not list(tmp_path.iterdir())
+
+def test_static_quantizes_every_linear(tiny, sub):
+    q = quantize(tiny, 'int8_static', calib=loader(calibration_set(sub, 32), 32))
+    n_lin = sum(isinstance(m, nn.Linear) for m in tiny.modules())
+    prec = module_precision(q)
+    assert sum(v == 'int8' for v in prec.values()) == n_lin == 9
+    assert prec['patch_embed.proj'] == 'fp32'
+
+def test_existing_output_path_is_refused(tiny, tmp_path, example):
+    for p, f in ((tmp_path/'m.pte', export_pte), (tmp_path/'m.ptl', export_lite)):
+        p.write_bytes(b'keep me')
+        with pytest.raises(VitlabError, match='already exists.*overwrite=True'):
+            f(tiny, p, example)
+        assert p.read_bytes() == b'keep me'
+    assert sorted(x.name for x in tmp_path.iterdir()) == ['m.pte', 'm.ptl']
+
+class DataDependent(nn.Module):
+    "Python control flow on a tensor's value: torch.export cannot capture it as one graph."
+    def forward(self, x): return x.relu() if x.sum().item() > 0 else -x
+
+def test_untraceable_model(tmp_path, example):
+    with pytest.raises(VitlabError, match=r"torch.export cannot handle (op |source line |code at ).*in forward.*traceable tensor code"):
+        export_pte(DataDependent(), tmp_path/'d.pte', example)
+    assert not list(tmp_path.iterdir())
+
+def test_fp32_round_trips(tiny, sub, tmp_path, example):
+    few = torch.utils.data.Subset(sub, range(0, 1000, 25))
+    for p in (export_pte(tiny, tmp_path/'t.pte', example), export_lite(tiny, tmp_path/'t.ptl', example)):
+        r = check_export(p, tiny, few)
+        assert r['agreement'] == 1.0 and r['max_abs_diff'] < 1e-3, (p, r)
+
+needs_weights = pytest.mark.skipif(not REFERENCE_WEIGHTS.exists(), reason='reference weights not trained yet')
+
+@needs_weights
+def test_reference_int8_round_trip(sub, tmp_path, example):
+    ref = reference_model()
+    r = check_export(export_pte(ref, tmp_path/'dyn.pte', example, quant='int8_dynamic'), ref, sub)
+    assert r['agreement'] >= 0.99 and r['size_mb'] < 0.35*check_export(export_pte(ref, tmp_path/'f.pte', example), ref,
+                                                                          torch.utils.data.Subset(sub, range(10)))['size_mb'], r
+
+@needs_weights
+def test_reference_eager_int8(sub):
+    ref = reference_model()
+    assert agreement(quantize(ref, 'int8_dynamic'), ref, sub)['agreement'] >= 0.99
+    h = agreement(quantize(ref, 'fp16'), ref, sub)
+    assert h['agreement'] >= 0.998 and h['max_abs_diff'] < 0.05, h

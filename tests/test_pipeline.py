@@ -1,0 +1,46 @@
+"The compression pipeline end to end on the reference model (small settings), and its bad input."
+import json, subprocess, sys
+from pathlib import Path
+import pytest
+from vitlab.core import VitlabError
+from vitlab.pipeline import compress
+
+REQUIRED = {'name', 'acc', 'latency_ms', 'size_mb', 'params', 'flops', 'peak_mb'}
+
+def test_compress_writes_a_complete_report(tmp_path):
+    out = tmp_path/'report'
+    recs = compress(out=out, recover_steps=10, runs=20, eval_images=500, progress=False)
+    rep = json.loads((out/'report.json').read_text())
+    assert rep == json.loads(json.dumps(recs))
+    assert sum(r['baseline'] for r in rep) == 1 and rep[0]['name'] == 'dense fp32' and rep[0]['baseline'] is True
+    for r in rep:
+        assert REQUIRED <= set(r) and all(r[k] is not None for k in REQUIRED), r
+        assert 0 <= r['acc'] <= 1 and r['latency_ms'] > 0 and r['size_mb'] > 0
+    by = {r['name']: r for r in rep}
+    dense, int8 = by['dense fp32'], next(r for n, r in by.items() if 'int8_dynamic' in n)
+    assert int8['size_mb'] < 0.35*dense['size_mb']          # int8 weights: about a quarter of fp32
+    assert int8['params'] < dense['params']                  # pruned
+    assert abs(int8['acc'] - dense['acc']) < 0.03            # 3/32 pruning + int8 costs little
+    names = {p.name for p in out.iterdir()}
+    assert {'report.json', 'report.md', 'tradeoffs.png', 'pruned.safetensors', 'pruned_lite.ptl', 'pruned_fp32.pte', 'pruned_int8.pte'} <= names
+    md = (out/'report.md').read_text()
+    assert '| dense fp32 |' in md and 'Export round trips' in md
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('.report')]  # no temporary folder left
+
+def test_existing_output_is_refused_and_untouched(tmp_path):
+    out = tmp_path/'report'; out.mkdir(); (out/'keep.txt').write_text('mine')
+    with pytest.raises(VitlabError, match='already exists.*--overwrite'):
+        compress(out=out, progress=False)
+    assert (out/'keep.txt').read_text() == 'mine'
+
+@pytest.mark.parametrize('kw,msg', [(dict(ratio=1.5), 'ratio=1.5 is outside'), (dict(quant=('int4',)), "unknown quantization 'int4'"),
+                                    (dict(backend='arm'), 'backend'), (dict(model='resnet18'), 'has no ViT blocks')])
+def test_bad_arguments_leave_nothing(tmp_path, kw, msg):
+    with pytest.raises(VitlabError, match=msg):
+        compress(out=tmp_path/'r', recover_steps=0, export=False, runs=20, eval_images=100, progress=False, **kw)
+    assert list(tmp_path.iterdir()) == []
+
+def test_cli_reports_errors_plainly(tmp_path):
+    (tmp_path/'r').mkdir()
+    p = subprocess.run([str(Path(sys.executable).parent/'vitlab_compress'), '--out', str(tmp_path/'r')], capture_output=True, text=True)
+    assert p.returncode != 0 and 'already exists' in p.stderr and 'Traceback' not in p.stderr
