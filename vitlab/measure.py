@@ -201,4 +201,3 @@ def vitlab_measure(models:str='deit_tiny_patch16_224,deit_small_patch16_224',  #
     "Evaluate the reference model on Fashion-MNIST and print a measurement table with the given timm ViTs."
     recs = reference_report([n for n in models.split(',') if n], runs=runs, threads=threads or None)
     print(records_table([{k: v for k, v in r.items() if k != 'speedup'} for r in recs]))
-    return recs
