@@ -3,7 +3,7 @@ import copy, json
 import pytest, torch
 from vitlab.core import VitlabError
 from vitlab.models import create_model, vit_blocks, REFERENCE_NAME
-from vitlab.prune.structured import prune_structured, save_pruned, load_pruned, apply_plan
+from vitlab.prune.structured import prune_structured, save_pruned, load_pruned, apply_plan, attention_paths_agree
 from vitlab.measure import count_params
 
 # (timm name, creation kwargs): DeiT tiny/small/base, distilled DeiT, DeiT-III (LayerScale), ViT with several patch sizes
@@ -11,13 +11,6 @@ MODELS = [('deit_tiny_patch16_224', {}), ('deit_small_patch16_224', dict(img_siz
           ('deit_tiny_distilled_patch16_224', dict(img_size=96)), ('deit3_small_patch16_224', dict(img_size=96)),
           ('deit3_medium_patch16_224', dict(img_size=64)), ('vit_tiny_patch16_224', dict(img_size=96)),
           ('vit_small_patch32_224', {}), ('vit_base_patch8_224', dict(img_size=32)), (REFERENCE_NAME, {})]
-
-def _paths_diff(model, x):
-    outs = []
-    for fused in (True, False):
-        for b in vit_blocks(model): b.attn.fused_attn = fused
-        with torch.no_grad(): outs.append(model(x))
-    return (outs[0] - outs[1]).abs().max().item()
 
 @pytest.mark.parametrize('name,kw', MODELS, ids=[m for m, _ in MODELS])
 def test_prune_timm_vits(name, kw, tmp_path):
@@ -35,7 +28,7 @@ def test_prune_timm_vits(name, kw, tmp_path):
         assert b.attn.proj.out_features == bd.attn.proj.out_features  # residual width kept
     for tok in ('pos_embed', 'cls_token', 'dist_token'):
         if getattr(dense, tok, None) is not None: assert getattr(model, tok).shape == getattr(dense, tok).shape
-    assert _paths_diff(model, x) < 1e-4
+    assert attention_paths_agree(model, x) < 1e-4
     with torch.no_grad(): y = model(x)
     assert y.shape == (2, dense.num_classes) and torch.isfinite(y).all()
     r = plan['report']
@@ -43,7 +36,6 @@ def test_prune_timm_vits(name, kw, tmp_path):
     json.dumps(plan)
     save_pruned(model, plan, tmp_path/'p.safetensors')
     back = load_pruned(tmp_path/'p.safetensors')
-    for b in vit_blocks(back): b.attn.fused_attn = vit_blocks(model)[0].attn.fused_attn
     with torch.no_grad(): assert torch.equal(back(x), model(x))
 
 def test_unsupported_models_are_named():

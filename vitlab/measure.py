@@ -140,10 +140,10 @@ def measure_models(models:dict,  # name -> model (or any callable on a batch)
     for k, m in models.items():
         sz = size_mb(m, files.get(k))
         w = weights_mb.get(k) or (size_mb(m) if files.get(k) is None and isinstance(m, nn.Module) else sz)
+        act = activation_peak_mb(m, x)
         recs.append(dict(name=k, acc=accuracy(m, data) if data is not None else None,
                          params=count_params(m) if isinstance(m, nn.Module) else None,
-                         flops=flops.get(k) or count_flops(m, x), size_mb=sz,
-                         peak_mb=w + activation_peak_mb(m, x), act_peak_mb=activation_peak_mb(m, x)))
+                         flops=flops.get(k) or count_flops(m, x), size_mb=sz, peak_mb=w + act, act_peak_mb=act))
     lat = latency_ms(models, x, runs, warmup, threads)
     for r in recs:
         r.update(lat[r['name']]); r['speedup'] = lat[baseline]['latency_ms']/r['latency_ms']; r['baseline'] = r['name'] == baseline

@@ -16,7 +16,7 @@ from ..models import check_vit, vit_blocks, create_model
 
 # %% auto #0
 __all__ = ['IMPORTANCES', 'channel_scores', 'GradStats', 'prunable_linears', 'gradient_stats', 'ChannelImportance',
-           'prune_structured', 'apply_plan', 'save_pruned', 'load_pruned', 'recover']
+           'prune_structured', 'attention_paths_agree', 'apply_plan', 'save_pruned', 'load_pruned', 'recover']
 
 # %% ../../nbs/10_prune_structured.ipynb #c006
 IMPORTANCES = ('l1', 'l2', 'taylor', 'hessian')
@@ -211,6 +211,16 @@ def prune_structured(model:nn.Module,  # a timm ViT (pruned in place)
                   flops_before=flops0, flops_after=flops1, flops_removed=(1 - flops1/flops0) if flops0 else None)
     return dict(format='vitlab.pruning_plan/1', arch=arch, create_kwargs=kwargs, importance=importance, ratio=ratio,
                 head_ratio=head_ratio, global_ranking=global_ranking, layers=layers, attention=attn, report=report)
+
+# %% ../../nbs/10_prune_structured.ipynb #c022
+def attention_paths_agree(model, x):
+    "Max |Δ| between the fused (SDPA) and manual attention paths; leaves the model's setting as it was."
+    outs, was = [], [b.attn.fused_attn for b in vit_blocks(model)]
+    for fused in (True, False):
+        for b in vit_blocks(model): b.attn.fused_attn = fused
+        with torch.no_grad(): outs.append(model(x))
+    for b, f in zip(vit_blocks(model), was): b.attn.fused_attn = f
+    return (outs[0] - outs[1]).abs().max().item()
 
 # %% ../../nbs/10_prune_structured.ipynb #c030
 def apply_plan(model:nn.Module, plan:dict) -> nn.Module:
