@@ -77,3 +77,20 @@ def test_reference_eager_int8(sub):
     assert agreement(quantize(ref, 'int8_dynamic'), ref, sub)['agreement'] >= 0.99
     h = agreement(quantize(ref, 'fp16'), ref, sub)
     assert h['agreement'] >= 0.998 and h['max_abs_diff'] < 0.05, h
+
+def test_measure_reads_exported_file_size(tiny, sub, tmp_path, example):
+    from vitlab.measure import measure_models
+    p = export_lite(tiny, tmp_path/'t.ptl', example)
+    r = measure_models({'lite': load_exported(p)}, torch.utils.data.Subset(sub, range(10)), example=example, runs=20, warmup=1)[0]
+    assert r['size_mb'] == p.stat().st_size/1e6 and r['acc'] is not None, r
+
+def test_pt2e_model_can_be_evaluated(tiny, sub):
+    from vitlab.deploy.quantize import quantize_pt2e
+    few = torch.utils.data.Subset(sub, range(20))
+    q = quantize_pt2e(tiny, loader(few, 10))
+    r = agreement(q, tiny, few)  # predict() calls .eval() on it
+    assert r['agreement'] >= 0.8, r
+
+def test_onednn_static_warns(tiny, sub):
+    with pytest.warns(UserWarning, match="reference kernel.*prefer backend='x86'"):
+        quantize(tiny, 'int8_static', 'onednn', calib=loader(torch.utils.data.Subset(sub, range(8)), 8))

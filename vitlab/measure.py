@@ -80,9 +80,11 @@ def size_mb(model=None, file=None) -> float:
 
 # %% ../nbs/03_measure.ipynb #c011
 @torch.no_grad()
-def latency_ms(models:dict, example:torch.Tensor, runs:int=30, warmup:int=5, threads:int|None=None) -> dict:
-    "Median batch-1 latency (ms) of each callable in `models` on `example`, timed interleaved; also p10/p90."
+def latency_ms(models:dict, example:torch.Tensor, runs:int=30, warmup:int=5, threads:int|None=None,
+               block:int=5) -> dict:  # timed calls in a row per model and round (after one untimed call)
+    "Median batch-1 latency (ms) of each callable in `models` on `example`, timed interleaved in blocks; also p10/p90."
     if runs < 20: raise VitlabError(f"runs={runs} is too few for a stable median", "use runs >= 20")
+    if not isinstance(block, int) or block < 1: raise VitlabError(f"block={block!r}", "pass a positive number of calls per block")
     old = torch.get_num_threads()
     if threads: torch.set_num_threads(threads)
     try:
@@ -90,9 +92,11 @@ def latency_ms(models:dict, example:torch.Tensor, runs:int=30, warmup:int=5, thr
             if isinstance(m, nn.Module): m.eval()
             for _ in range(warmup): m(example)
         times = {k: [] for k in models}
-        for _ in range(runs):
+        for r in range(0, runs, block):
             for k, m in models.items():
-                t = time.perf_counter(); m(example); times[k].append((time.perf_counter()-t)*1e3)
+                m(example)  # untimed: this model's thread pool and cache after the others ran
+                for _ in range(min(block, runs - r)):
+                    t = time.perf_counter(); m(example); times[k].append((time.perf_counter()-t)*1e3)
     finally: nthreads = torch.get_num_threads(); torch.set_num_threads(old)
     q = lambda v, p: sorted(v)[min(len(v)-1, int(p*len(v)))]
     return {k: dict(latency_ms=statistics.median(v), latency_p10_ms=q(v, .1), latency_p90_ms=q(v, .9), threads=nthreads, runs=runs)
@@ -129,7 +133,8 @@ def measure_models(models:dict,  # name -> model (or any callable on a batch)
                    data=None,  # test set for top-1 (None: no accuracy)
                    baseline:str|None=None,  # name of the baseline (default: the first model)
                    example=None, runs:int=30, warmup:int=5, threads:int|None=None,
-                   files:dict|None=None, flops:dict|None=None, weights_mb:dict|None=None) -> list[dict]:
+                   files:dict|None=None,  # name -> file whose size is reported (default: the model's `.path`, else its state dict)
+                   flops:dict|None=None, weights_mb:dict|None=None) -> list[dict]:
     "Records for several models, latency timed interleaved; `speedup` = baseline latency / latency."
     if not models: raise VitlabError("no models to measure", "pass a dict of name -> model")
     baseline = baseline or next(iter(models))
@@ -138,8 +143,9 @@ def measure_models(models:dict,  # name -> model (or any callable on a batch)
     x = example if example is not None else example_input(next(iter(models.values())), data)
     recs = []
     for k, m in models.items():
-        sz = size_mb(m, files.get(k))
-        w = weights_mb.get(k) or (size_mb(m) if files.get(k) is None and isinstance(m, nn.Module) else sz)
+        f = files.get(k) or getattr(m, 'path', None)  # a loaded .ptl/.pte knows its file
+        sz = size_mb(m, f)
+        w = weights_mb.get(k) or (size_mb(m) if f is None and isinstance(m, nn.Module) else sz)
         act = activation_peak_mb(m, x)
         recs.append(dict(name=k, acc=accuracy(m, data) if data is not None else None,
                          params=count_params(m) if isinstance(m, nn.Module) else None,

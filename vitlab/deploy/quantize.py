@@ -107,6 +107,10 @@ def quantize(model:nn.Module,  # a float model (left untouched: a quantized copy
     if mode not in MODES: raise VitlabError(f"unknown quantization mode {mode!r}", f"use one of {', '.join(map(repr, MODES))}")
     check_backend(backend)
     if mode == 'fp16': return HalfPrecision(model)
+    if mode == 'int8_static' and backend == 'onednn':
+        warnings.warn("the onednn engine runs static int8 Linear layers through oneDNN's reference kernel on many CPUs "
+                      "(ONEDNN_VERBOSE=1 shows matmul,ref_int8; about 1000x slower than 'x86'): prefer backend='x86' "
+                      "or mode='int8_dynamic'", stacklevel=2)
     if mode == 'int8_static' and calib is None:
         raise VitlabError("mode='int8_static' needs calibration images (calib=None)",
                           "pass calib=loader(calibration_set(ds, 256), 64), or use mode='int8_dynamic'")
@@ -190,6 +194,7 @@ def quantize_pt2e(model:nn.Module,  # a float model
                   max_images:int|None=None):
     "An int8 model from torchao's pt2e flow: export (batch 1), prepare with `quantizer`, calibrate on `calib`, convert."
     from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, convert_pt2e
+    from torchao.quantization.pt2e import allow_exported_model_train_eval
     if calib is None: raise VitlabError("pt2e quantization needs calibration images (calib=None)", "pass calib=loader(calibration_set(ds, 256), 64)")
     if quantizer is None:
         import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
@@ -199,4 +204,4 @@ def quantize_pt2e(model:nn.Module,  # a float model
         gm = torch.export.export(copy.deepcopy(model).eval(), (example,)).module()
         gm = prepare_pt2e(gm, quantizer)
         calibrate(gm, calib, max_images, one_by_one=True)  # the graph was exported for batch 1
-        return PerImage(convert_pt2e(gm))
+        return PerImage(allow_exported_model_train_eval(convert_pt2e(gm)))  # .eval() becomes harmless
