@@ -76,7 +76,7 @@ def export_lite(model:nn.Module,  # a float or eager-quantized model
     if optimize:
         from torch.utils.mobile_optimizer import optimize_for_mobile
         ts = optimize_for_mobile(ts)
-    with atomic_path(path, overwrite) as tmp: ts._save_for_lite_interpreter(str(tmp))
+    with atomic_path(path, overwrite) as tmp, _quiet(): ts._save_for_lite_interpreter(str(tmp))
     return path
 
 # %% ../../nbs/31_deploy_export.ipynb #c015
@@ -86,7 +86,7 @@ class LiteModel:
         from torch.jit.mobile import _load_for_lite_interpreter
         self.path = Path(path)
         if not self.path.exists(): raise VitlabError(f"{self.path} does not exist", "export it first with export_lite")
-        self.module = _load_for_lite_interpreter(str(self.path))
+        with _quiet(): self.module = _load_for_lite_interpreter(str(self.path))  # its deprecation notice is in the text above
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
         with torch.no_grad(): return torch.cat([self.module(x[i:i+1]) for i in range(len(x))])
     def __repr__(self): return f"LiteModel({str(self.path)!r})"

@@ -30,6 +30,7 @@ def _quiet():
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', category=UserWarning); warnings.filterwarnings('ignore', category=DeprecationWarning)
         warnings.filterwarnings('ignore', category=FutureWarning)
+        warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)  # timm's input-size asserts; exports are checked by round trip
         yield
 
 def check_backend(backend:str) -> str:
