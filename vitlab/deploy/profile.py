@@ -8,6 +8,7 @@ import re, tempfile
 from pathlib import Path
 import torch, torch.nn as nn
 from ..core import VitlabError
+from .quantize import _quiet
 
 # %% auto #0
 __all__ = ['op_profile', 'profile_table', 'plot_profile', 'et_op_profile']
@@ -74,7 +75,7 @@ def et_op_profile(pte,  # the .pte file
         prog.write_etdump_result_to_file(f"{d}/run.etdp", f"{d}/debug.bin")
         if not Path(f"{d}/run.etdp").stat().st_size:
             raise VitlabError("ExecuTorch wrote an empty ETDump", "this executorch build has no event tracer")
-        df = Inspector(etdump_path=f"{d}/run.etdp", etrecord=str(etrecord)).to_dataframe()
+        with _quiet(): df = Inspector(etdump_path=f"{d}/run.etdp", etrecord=str(etrecord)).to_dataframe()  # one warning per op otherwise
     stats, inner = {}, dict(DELEGATE_CALL=0.0, OPERATOR_CALL=0.0)
     for _, ev in df.iterrows():
         if ev['event_name'] in ('Method::init', 'Program::load_method', 'Method::execute'): continue
