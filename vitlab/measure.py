@@ -145,7 +145,7 @@ def measure_models(models:dict,  # name -> model (or any callable on a batch)
     for k, m in models.items():
         f = files.get(k) or getattr(m, 'path', None)  # a loaded .ptl/.pte knows its file
         sz = size_mb(m, f)
-        w = weights_mb.get(k) or (size_mb(m) if f is None and isinstance(m, nn.Module) else sz)
+        w = weights_mb.get(k) or sz  # what has to be in memory: the weights, or the file that holds them
         act = activation_peak_mb(m, x)
         recs.append(dict(name=k, acc=accuracy(m, data) if data is not None else None,
                          params=count_params(m) if isinstance(m, nn.Module) else None,

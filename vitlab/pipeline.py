@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from .core import VitlabError, check_fraction, save_json, atomic_write_text, read_weights, load_weights, seed_everything
 from .models import create_model, REFERENCE_NAME, reference_model
 from .data import fashion_mnist, fashion_mnist_subset, calibration_set, loader
-from .measure import measure_models, records_table, plot_records, count_params, count_flops, accuracy
+from .measure import measure_models, records_table, plot_records, accuracy
 from .prune.structured import prune_structured, recover, save_pruned, load_pruned
 from .deploy.quantize import quantize, check_backend
 from .deploy.export import export_lite, export_pte, load_exported, check_export, mobile_optimizer_status
@@ -119,10 +119,9 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
                 variants[name] = load_exported(f); files[name] = f
                 if has_data: checks.append(dict(name=name, **check_export(f, pruned, fashion_mnist_subset())))
         bar.update(1); bar.set_postfix_str('measure')
-        flops = count_flops(pruned, example)
+        flops, pp = plan['report']['flops_after'], plan['report']['params_after']  # measured by prune_structured on `example`
         recs = measure_models(variants, test, baseline='dense fp32', example=example, runs=runs, files=files,
                               flops={k: flops for k in variants if k != 'dense fp32'})
-        pp = count_params(pruned)
         for r in recs:
             if r['params'] is None: r['params'] = pp
             r['file'] = Path(files[r['name']]).name if r['name'] in files else None

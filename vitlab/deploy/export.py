@@ -8,7 +8,7 @@ import re, copy, warnings
 from pathlib import Path
 import torch, torch.nn as nn
 from ..core import VitlabError, atomic_path
-from .quantize import agreement, calibrate, _quiet
+from .quantize import agreement, quantize_pt2e, _quiet
 
 # %% auto #0
 __all__ = ['PTE_QUANT', 'unfuse_attention', 'export_program', 'mobile_optimizer_status', 'export_lite', 'LiteModel', 'PteModel',
@@ -97,7 +97,8 @@ class PteModel:
         from executorch.runtime import Runtime
         self.path = Path(path)
         if not self.path.exists(): raise VitlabError(f"{self.path} does not exist", "export it first with export_pte")
-        self.program = Runtime.get().load_program(self.path, enable_etdump=etdump, debug_buffer_size=int(1e7) if etdump else 0)
+        self.program = Runtime.get().load_program(self.path, enable_etdump=etdump, debug_buffer_size=0)  # ETDump: timings only
+        # (logging intermediate outputs fills any fixed debug buffer of a full-size model, and ExecuTorch then aborts the process)
         self.method = self.program.load_method('forward')
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
         return torch.cat([self.method.execute((x[i:i+1].contiguous(),))[0] for i in range(len(x))])
@@ -108,17 +109,13 @@ PTE_QUANT = (None, 'int8_static', 'int8_dynamic')
 
 def quantize_xnnpack(model:nn.Module, example:torch.Tensor, mode:str='int8_dynamic', calib=None, max_images:int|None=None):
     "A pt2e-quantized `GraphModule` of `model` for XNNPACK: int8 per-channel weights, static or dynamic int8 activations."
-    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, convert_pt2e
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
     if mode not in PTE_QUANT[1:]: raise VitlabError(f"unknown ExecuTorch quantization {mode!r}", "use 'int8_static' or 'int8_dynamic'")
     if mode == 'int8_static' and calib is None:
         raise VitlabError("int8_static needs calibration images (calib=None)", "pass calib=loader(calibration_set(ds, 256), 64), or use 'int8_dynamic'")
     cfg = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=mode == 'int8_dynamic')
-    gm = export_program(model, example).module()
-    with _quiet():
-        gm = prepare_pt2e(gm, XNNPACKQuantizer().set_global(cfg))
-        calibrate(gm, calib if calib is not None else [(example, None)], max_images, one_by_one=True)
-        return convert_pt2e(gm)
+    q = quantize_pt2e(model, calib if calib is not None else [(example, None)], example, XNNPACKQuantizer().set_global(cfg), max_images)
+    return q.graph_module  # the batch-1 graph itself, for torch.export
 
 def export_pte(model:nn.Module,  # a float timm ViT (fused attention is switched off on a copy)
                path,  # the .pte file to write

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch, torch.nn as nn
 from ..core import VitlabError
 from .quantize import _quiet
+from .export import PteModel
 
 # %% auto #0
 __all__ = ['op_profile', 'profile_table', 'plot_profile', 'et_op_profile']
@@ -62,17 +63,14 @@ def et_op_profile(pte,  # the .pte file
                   etrecord,  # the ETRecord written by `export_pte(..., etrecord=...)`
                   example:torch.Tensor, runs:int=10, warmup:int=3, top:int|None=15) -> list[dict]:
     "Operators of an ExecuTorch program by time per inference, from its ETDump and ETRecord: op, self_pct, self_ms, total_ms, calls."
-    from executorch.runtime import Runtime
     from executorch.devtools import Inspector
     pte, etrecord = Path(pte), Path(etrecord)
     for f in (pte, etrecord):
         if not f.exists(): raise VitlabError(f"{f} does not exist", "export with export_pte(model, path, example, etrecord=...) first")
     with tempfile.TemporaryDirectory() as d:
-        prog = Runtime.get().load_program(pte, enable_etdump=True, debug_buffer_size=0)  # timings only: logging intermediate
-        # outputs fills any fixed debug buffer of a full-size model, and ExecuTorch then aborts the whole process
-        method = prog.load_method('forward')
-        for _ in range(warmup + runs): method.execute((example.contiguous(),))
-        prog.write_etdump_result_to_file(f"{d}/run.etdp", f"{d}/debug.bin")
+        m = PteModel(pte, etdump=True)
+        for _ in range(warmup + runs): m(example)
+        m.program.write_etdump_result_to_file(f"{d}/run.etdp", f"{d}/debug.bin")
         if not Path(f"{d}/run.etdp").stat().st_size:
             raise VitlabError("ExecuTorch wrote an empty ETDump", "this executorch build has no event tracer")
         with _quiet(): df = Inspector(etdump_path=f"{d}/run.etdp", etrecord=str(etrecord)).to_dataframe()  # one warning per op otherwise

@@ -201,8 +201,9 @@ def quantize_pt2e(model:nn.Module,  # a float model
         import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
         quantizer = xiq.X86InductorQuantizer().set_global(xiq.get_default_x86_inductor_quantization_config())
     if example is None: example = next(iter(_batches(calib)))[0][:1]
+    from vitlab.deploy.export import export_program  # (imported here: the export module builds on this one)
+    gm = export_program(copy.deepcopy(model), example).module()  # an untraceable model gets an error naming the op
     with _quiet():
-        gm = torch.export.export(copy.deepcopy(model).eval(), (example,)).module()
         gm = prepare_pt2e(gm, quantizer)
         calibrate(gm, calib, max_images, one_by_one=True)  # the graph was exported for batch 1
         return PerImage(allow_exported_model_train_eval(convert_pt2e(gm)))  # .eval() becomes harmless
