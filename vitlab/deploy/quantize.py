@@ -110,7 +110,7 @@ def quantize(model:nn.Module,  # a float model (left untouched: a quantized copy
     if mode == 'fp16': return HalfPrecision(model)
     if mode == 'int8_static' and backend == 'onednn':
         warnings.warn("the onednn engine runs static int8 Linear layers through oneDNN's reference kernel on many CPUs "
-                      "(ONEDNN_VERBOSE=1 shows matmul,ref_int8; about 1000x slower than 'x86'): prefer backend='x86' "
+                      "(ONEDNN_VERBOSE=1 shows matmul,ref_int8; thousands of times slower than 'x86' here): prefer backend='x86' "
                       "or mode='int8_dynamic'", stacklevel=2)
     if mode == 'int8_static' and calib is None:
         raise VitlabError("mode='int8_static' needs calibration images (calib=None)",
