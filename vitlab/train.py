@@ -4,15 +4,17 @@
 
 # %% ../nbs/04_train.ipynb #c002
 from __future__ import annotations
-import math, time
+import atexit, math, os, time
 import torch, torch.nn as nn, torch.nn.functional as F
-from torch.utils.data import Dataset
+import torch.distributed as dist
+from torch.utils.data import Dataset, DataLoader
+from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 from .core import VitlabError, check_fraction, seed_everything, save_weights
 from .data import TensorImages, loader
 
 # %% auto #0
-__all__ = ['crop_flip', 'kd_loss', 'fit']
+__all__ = ['crop_flip', 'kd_loss', 'distributed', 'fit']
 
 # %% ../nbs/04_train.ipynb #c005
 def crop_flip(x:torch.Tensor,  # a batch `B×C×H×W`
@@ -34,22 +36,68 @@ def kd_loss(student_logits, teacher_logits, labels, T:float=2.0, alpha:float=0.5
     kl = F.kl_div(F.log_softmax(student_logits/T, -1), F.log_softmax(teacher_logits/T, -1), reduction='batchmean', log_target=True)
     return (1-alpha)*ce + alpha*T*T*kl
 
+# %% ../nbs/04_train.ipynb #2726d91e
+def _close_group():
+    if dist.is_initialized(): dist.destroy_process_group()
+
+def distributed() -> tuple[int, int, torch.device|None]:
+    "`(rank, world_size, device)`: under `torchrun` joins the process group (NCCL on GPUs, else Gloo) on first use."
+    if not dist.is_available(): return 0, 1, None
+    if not dist.is_initialized():
+        if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ: return 0, 1, None  # not launched by torchrun
+        gpu = torch.cuda.is_available()
+        if gpu: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+        dist.init_process_group('nccl' if gpu else 'gloo')
+        atexit.register(_close_group)
+    dev = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else None
+    return dist.get_rank(), dist.get_world_size(), dev
+
 # %% ../nbs/04_train.ipynb #c011
-def _batches(ds, batch_size, shuffle, generator):
+def _shard(n:int, rank:int, world:int) -> slice:
+    "The contiguous part of a batch of `n` that process `rank` of `world` computes."
+    per, extra = divmod(n, world)
+    start = rank*per + min(rank, extra)
+    return slice(start, start + per + (rank < extra))
+
+def _batches(ds, batch_size, shuffle, generator, augment=False, rank=0, world=1):
+    "Yields `(images, labels, global batch size)` of this process's share of every batch."
     if isinstance(ds, TensorImages):
         idx = torch.randperm(len(ds), generator=generator) if shuffle else torch.arange(len(ds))
-        for i in range(0, len(ds), batch_size): yield ds.batch(idx[i:i+batch_size])
+        for i in range(0, len(ds), batch_size):
+            xb, yb = ds.batch(idx[i:i+batch_size])
+            if augment: xb = crop_flip(xb, generator=generator)  # on the global batch: every process draws the same crops
+            if len(yb) < world: continue  # a last batch too small to give every process an image
+            s = _shard(len(yb), rank, world); yield xb[s], yb[s], len(yb)
     else:
-        yield from loader(ds, batch_size, shuffle=shuffle, seed=int(torch.randint(0, 2**31, (1,), generator=generator)))
+        seed = int(torch.randint(0, 2**31, (1,), generator=generator))
+        if world == 1: batches = loader(ds, batch_size, shuffle=shuffle, seed=seed)
+        else: batches = DataLoader(ds, math.ceil(batch_size/world), sampler=DistributedSampler(ds, world, rank, shuffle=shuffle, seed=seed))
+        for xb, yb in batches:
+            if augment: xb = crop_flip(xb, generator=generator)
+            yield xb, yb, len(yb)*world
 
-def _n_batches(ds, bs): return math.ceil(len(ds)/bs)
+def _n_batches(ds, bs, world=1):
+    if isinstance(ds, TensorImages): return len(ds)//bs + (len(ds) % bs >= world)
+    return math.ceil(math.ceil(len(ds)/world)/math.ceil(bs/world))
 
 # %% ../nbs/04_train.ipynb #c012
+def _weighted(model):
+    "Parameter groups: weight decay on matrices, none on biases, norms, position embeddings and tokens."
+    decay = lambda n, p: p.ndim > 1 and 'pos_embed' not in n and 'token' not in n
+    ps = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    return [p for n, p in ps if decay(n, p)], [p for n, p in ps if not decay(n, p)]
+
+class _OnDevice:
+    "Calls `model` on `device` and returns the output on the CPU (for evaluating a GPU model on CPU batches)."
+    def __init__(self, model, device): self.model, self.device = model, device
+    def __call__(self, x): return self.model(x.to(self.device)).cpu()
+
+# %% ../nbs/04_train.ipynb #40d85884
 def fit(model:nn.Module,  # the model to train (in place)
         train_ds:Dataset,  # `(image, label)` pairs
         epochs:int=1,  # passes over `train_ds`
         lr:float=1e-3,  # peak learning rate of the one-cycle schedule
-        batch_size:int=128,
+        batch_size:int=128,  # the global batch (split across processes under torchrun)
         weight_decay:float=0.05,
         warmup:float=0.1,  # fraction of all steps spent warming up
         label_smoothing:float=0.1,
@@ -58,44 +106,57 @@ def fit(model:nn.Module,  # the model to train (in place)
         kd_T:float=2.0,  # distillation temperature
         kd_alpha:float=0.5,  # weight of the distillation term
         valid_ds:Dataset|None=None,  # evaluated after every epoch
-        ckpt=None,  # path of the safetensors checkpoint written at the end
+        ckpt=None,  # path of the safetensors checkpoint written after every epoch (rank 0)
         seed:int=0,
         max_steps:int|None=None,  # stop early after this many steps (for quick checks)
         log_file=None,  # also append each epoch's line to this file (to follow a long run)
-        progress:bool=True) -> list[dict]:
+        progress:bool=True) -> list[dict]:  # a bar and one line per epoch (rank 0); False prints nothing
     "Train `model` with AdamW + one-cycle, optionally distilling from `teacher`; returns one record per epoch."
     from vitlab.measure import accuracy
     if epochs < 1 or batch_size < 1: raise VitlabError(f"epochs={epochs}, batch_size={batch_size}", "both must be positive integers")
     if lr <= 0: raise VitlabError(f"lr={lr} must be positive", "pass a learning rate such as 1e-3")
     check_fraction(warmup, 'warmup'); check_fraction(label_smoothing, 'label_smoothing'); check_fraction(kd_alpha, 'kd_alpha', include_high=True)
+    rank, world, device = distributed()
+    if world > 1 and batch_size < world: raise VitlabError(f"batch_size={batch_size} is smaller than the {world} processes", f"pass a global batch_size of at least {world}")
+    if device is not None: model.to(device); teacher is not None and teacher.to(device)
+    device = device or next(model.parameters()).device
     g = seed_everything(seed)
-    steps = epochs*_n_batches(train_ds, batch_size)
+    steps = epochs*_n_batches(train_ds, batch_size, world)
     if max_steps: steps = min(steps, max_steps)
-    decay = [p for n,p in model.named_parameters() if p.requires_grad and p.ndim > 1 and 'pos_embed' not in n and 'token' not in n]
-    no_decay = [p for n,p in model.named_parameters() if p.requires_grad and not (p.ndim > 1 and 'pos_embed' not in n and 'token' not in n)]
+    if steps < 1: raise VitlabError(f"{len(train_ds)} training images give no batch for {world} processes", "pass more images")
+    decay, no_decay = _weighted(model)
     opt = torch.optim.AdamW([{'params': decay, 'weight_decay': weight_decay}, {'params': no_decay, 'weight_decay': 0.0}], lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=max(warmup, 1e-3),
                                                 anneal_strategy='cos', div_factor=25, final_div_factor=1e4)
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        net = DDP(model, device_ids=[device.index] if device.type == 'cuda' else None)
     if teacher is not None: teacher.eval()
+    talk = progress and rank == 0
     history, step = [], 0
-    bar = tqdm(total=steps, disable=not progress, desc='fit', mininterval=2)
+    bar = tqdm(total=steps, disable=not talk, desc='fit', mininterval=2)
     for epoch in range(epochs):
-        model.train(); t0, tot, n = time.time(), 0.0, 0
-        for xb, yb in _batches(train_ds, batch_size, True, g):
-            if augment: xb = crop_flip(xb, generator=g)
+        model.train(); t0, tot = time.time(), torch.zeros(2, dtype=torch.float64)
+        for xb, yb, n in _batches(train_ds, batch_size, True, g, augment, rank, world):
+            xb, yb = xb.to(device), yb.to(device)
             with torch.no_grad(): tl = teacher(xb) if teacher is not None else None
-            loss = kd_loss(model(xb), tl, yb, kd_T, kd_alpha if teacher is not None else 0.0, label_smoothing)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-            tot += loss.item()*len(yb); n += len(yb); step += 1; bar.update(1)
+            loss = kd_loss(net(xb), tl, yb, kd_T, kd_alpha if teacher is not None else 0.0, label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            (loss*(len(yb)*world/n)).backward()  # DDP averages over processes: this makes it the mean over the global batch
+            opt.step(); sched.step()
+            tot += torch.tensor([loss.item()*len(yb), len(yb)], dtype=torch.float64); step += 1; bar.update(1)
             if step >= steps: break
-        rec = dict(epoch=epoch+1, train_loss=tot/max(n, 1), minutes=(time.time()-t0)/60, lr=sched.get_last_lr()[0])
-        if valid_ds is not None: rec['valid_acc'] = accuracy(model, valid_ds)
+        if world > 1: dist.all_reduce(tot)
+        rec = dict(epoch=epoch+1, train_loss=(tot[0]/tot[1].clamp(min=1)).item(), minutes=(time.time()-t0)/60, lr=sched.get_last_lr()[0])
+        if valid_ds is not None:
+            model.eval(); rec['valid_acc'] = accuracy(model if device.type == 'cpu' else _OnDevice(model, device), valid_ds)
         history.append(rec)
         line = ' '.join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k,v in rec.items())
-        print(line, flush=True)
-        if log_file is not None:
+        if talk: print(line, flush=True)
+        if rank == 0 and log_file is not None:
             with open(log_file, 'a') as f: f.write(line + '\n')
-        if ckpt is not None: save_weights(model, ckpt, metadata={'history': history, 'epochs': epochs, 'lr': lr, 'seed': seed})
+        if rank == 0 and ckpt is not None: save_weights(model, ckpt, metadata={'history': history, 'epochs': epochs, 'lr': lr, 'seed': seed})
         if step >= steps: break
     bar.close(); model.eval()
     return history
