@@ -14,7 +14,7 @@ from .core import VitlabError, check_fraction, seed_everything
 # %% auto #0
 __all__ = ['FMNIST_FILES', 'FMNIST_CLASSES', 'FMNIST_MEAN', 'FMNIST_STD', 'ASSETS', 'fashion_mnist_dirs', 'read_idx',
            'TensorImages', 'fashion_mnist', 'write_fashion_mnist_subset', 'fashion_mnist_subset', 'calibration_set',
-           'loader', 'image_folder']
+           'loader', 'data_config', 'ImageReader', 'image_folder', 'image_folders']
 
 # %% ../nbs/01_data.ipynb #c005
 FMNIST_FILES = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
@@ -121,8 +121,38 @@ def loader(ds:Dataset, batch_size:int=128, shuffle:bool=False, seed:int=0, **kwa
     g = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g, **kwargs)
 
+# %% ../nbs/01_data.ipynb #7fe76663
+def data_config(model) -> dict:
+    "timm's data config for `model` (interpolation, crop, mean, std) with the input size the model really takes."
+    import timm
+    cfg = dict(timm.data.resolve_data_config({}, model=model))
+    pe = getattr(model, 'patch_embed', None)
+    if pe is not None and getattr(pe, 'img_size', None) is not None and hasattr(pe, 'proj'):
+        c = pe.proj.in_channels
+        cfg['input_size'] = (c, *pe.img_size)
+        for k in ('mean', 'std'):
+            if len(cfg[k]) != c: cfg[k] = (sum(cfg[k])/len(cfg[k]),)*c
+    if cfg['input_size'][0] not in (1, 3):
+        raise VitlabError(f"the model takes {cfg['input_size'][0]}-channel images", "image folders can feed 1-channel (grey) or 3-channel (RGB) models")
+    return cfg
+
+# %% ../nbs/01_data.ipynb #1bf4b37a
+class ImageReader:
+    "Open an image file as RGB (3 channels) or grey (1 channel); an unreadable file raises `VitlabError` naming it."
+    def __init__(self, channels:int=3): self.mode = 'RGB' if channels == 3 else 'L'
+    def __call__(self, path):
+        from PIL import Image
+        try:
+            with open(path, 'rb') as f: img = Image.open(f); img.load()
+        except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError and truncated files are OSErrors
+            raise VitlabError(f"cannot read image {path} ({type(e).__name__}: {e})", "remove or replace that file, then run again") from None
+        return img.convert(self.mode)
+
 # %% ../nbs/01_data.ipynb #c024
-def image_folder(root, model=None, model_name:str|None=None, train:bool=False):
+def image_folder(root,  # a folder laid out as `root/<class>/<image>`
+                 model=None,  # the model the images are for (its input size and normalisation)
+                 model_name:str|None=None,  # or a timm name (default DeiT-Tiny)
+                 train:bool=False):  # timm's training transforms (random resized crop, flip, colour jitter) instead of eval's
     "An ImageNet-style folder (`root/class/img`) as a dataset with timm's transforms for `model` (or `model_name`)."
     import timm
     from torchvision.datasets import ImageFolder
@@ -130,6 +160,28 @@ def image_folder(root, model=None, model_name:str|None=None, train:bool=False):
     if not root.is_dir():
         raise VitlabError(f"image folder {root} does not exist", "pass a folder laid out as root/<class>/<image>, e.g. ImageNet's val/")
     if model is None: model = timm.create_model(model_name or 'deit_tiny_patch16_224', pretrained=False)
-    cfg = timm.data.resolve_data_config({}, model=model)
+    cfg = data_config(model)
     tf = timm.data.create_transform(**cfg, is_training=train)
-    return ImageFolder(str(root), transform=tf)
+    try: return ImageFolder(str(root), transform=tf, loader=ImageReader(cfg['input_size'][0]))
+    except FileNotFoundError as e:
+        raise VitlabError(f"no images in {root} ({e})",
+                          "put each class's images (.jpg, .png, …) in a subfolder named after the class: root/<class>/<image>") from None
+
+# %% ../nbs/01_data.ipynb #0cedd596
+def image_folders(root,  # a folder holding `train/<class>/<image>` and `val/<class>/<image>`
+                  model,  # the model the images are for
+                  train_transforms:bool=True):  # timm's training augmentation on the train split
+    "The `(train, val)` datasets of an ImageNet-style folder, checked: both splits exist, hold images and share their classes."
+    root = Path(root)
+    if not root.is_dir(): raise VitlabError(f"data folder {root} does not exist", "pass a folder holding train/<class>/<image> and val/<class>/<image>")
+    missing = [s for s in ('train', 'val') if not (root/s).is_dir()]
+    if missing:
+        have = sorted(p.name for p in root.iterdir() if p.is_dir())[:5]
+        raise VitlabError(f"{root} has no {' or '.join(s + '/' for s in missing)} split (its subfolders: {', '.join(have) or 'none'})",
+                          "lay the data out as DIR/train/<class>/<image> and DIR/val/<class>/<image>")
+    train, val = image_folder(root/'train', model, train=train_transforms), image_folder(root/'val', model)
+    if train.classes != val.classes:
+        diff = sorted(set(train.classes) ^ set(val.classes))[:5]
+        raise VitlabError(f"train/ and val/ of {root} have different classes (only in one: {', '.join(diff)})",
+                          "give both splits the same class subfolders (an empty class folder is not enough: it needs images)")
+    return train, val
