@@ -15,7 +15,7 @@ from .core import VitlabError, load_weights
 
 # %% auto #0
 __all__ = ['REFERENCE_NAME', 'REFERENCE_WEIGHTS', 'REFERENCE_INPUT', 'deit_tiny_patch7_fmnist', 'vit_blocks', 'check_vit',
-           'create_model', 'reference_model']
+           'create_model', 'reference_model', 'vit_linears']
 
 # %% ../nbs/02_models.ipynb #c005
 REFERENCE_NAME = 'deit_tiny_patch7_fmnist'
@@ -65,3 +65,9 @@ def create_model(name:str,  # any timm model name, or vitlab's 'deit_tiny_patch7
 def reference_model() -> VisionTransformer:
     "The trained reference model (fp32, eval mode) with the weights committed in the package."
     return create_model(REFERENCE_NAME, pretrained=True).eval()
+
+# %% ../nbs/02_models.ipynb #c021
+def vit_linears(model:torch.nn.Module) -> dict:
+    "The `qkv`, `proj`, `fc1`, `fc2` linear layers of every ViT block, by module name, in block order."
+    names = {m: n for n, m in model.named_modules()}
+    return {names[lin]: lin for b in vit_blocks(model) for lin in (b.attn.qkv, b.attn.proj, b.mlp.fc1, b.mlp.fc2)}
