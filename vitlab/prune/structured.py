@@ -12,11 +12,12 @@ from timm.models.vision_transformer import Attention
 from timm.layers import Mlp
 from tqdm.auto import tqdm
 from ..core import VitlabError, check_fraction, atomic_path, read_weights, load_weights
-from ..models import check_vit, vit_blocks, create_model
+from ..models import check_vit, vit_blocks, vit_linears, create_model
+from ..gradients import fisher_diagonal, iter_sample_grads, _split
 
 # %% auto #0
-__all__ = ['IMPORTANCES', 'channel_scores', 'GradStats', 'prunable_linears', 'gradient_stats', 'ChannelImportance',
-           'prune_structured', 'attention_paths_agree', 'apply_plan', 'save_pruned', 'load_pruned', 'recover']
+__all__ = ['IMPORTANCES', 'channel_scores', 'gradient_stats', 'ChannelImportance', 'prune_structured', 'attention_paths_agree',
+           'apply_plan', 'save_pruned', 'load_pruned', 'recover']
 
 # %% ../../nbs/10_prune_structured.ipynb #c006
 IMPORTANCES = ('l1', 'l2', 'taylor', 'hessian')
@@ -28,52 +29,25 @@ def channel_scores(kind:str, w:torch.Tensor, stat:torch.Tensor|None=None) -> tor
     if stat is None: raise VitlabError(f"{kind} importance needs gradient statistics", "pass calib=, an iterable of (images, labels) batches")
     return (w**2*stat).sum(1)  # taylor: Σ_b (w g_b)² = w² Σ_b g_b²;  hessian: w² F
 
-# %% ../../nbs/10_prune_structured.ipynb #c009
-class GradStats:
-    "Running Σ g² (taylor) or mean g² over samples (hessian, Fisher diagonal) for a set of weights."
-    def __init__(self, params:dict, mean:bool):
-        self.params, self.mean, self.n = params, mean, 0
-        self.sq = {k: torch.zeros_like(p) for k, p in params.items()}
-    def update(self):
-        "Add the current `.grad` of every tracked weight."
-        for k, p in self.params.items():
-            if p.grad is not None: self.sq[k] += p.grad.detach()**2
-        self.n += 1
-    def stats(self) -> dict:
-        return {k: v/self.n if self.mean else v for k, v in self.sq.items()}
-
 # %% ../../nbs/10_prune_structured.ipynb #c011
-def prunable_linears(model:nn.Module) -> dict:
-    "The `Linear` layers channel pruning touches: `qkv`, `proj`, `fc1`, `fc2` of every ViT block, by name."
-    names = {m: n for n, m in model.named_modules()}
-    out = {}
-    for b in vit_blocks(model):
-        for lin in (b.attn.qkv, b.attn.proj, b.mlp.fc1, b.mlp.fc2): out[names[lin]] = lin
-    return out
-
-def gradient_stats(model:nn.Module, calib, kind:str, max_samples:int|None=None, progress:bool=True) -> dict:
-    "Per-weight statistics for `taylor` (Σ over batches of g²) or `hessian` (mean over single samples of g²)."
-    lins = prunable_linears(model)
-    st = GradStats({n: l.weight for n, l in lins.items()}, mean=(kind == 'hessian'))
-    was_training = model.training; model.eval()
-    req = {p: p.requires_grad for p in model.parameters()}
-    for p in model.parameters(): p.requires_grad_(True)
-    seen = 0
-    try:
-        for xb, yb in tqdm(calib, desc=f'{kind} statistics', disable=not progress, leave=False):
-            xb, yb = torch.as_tensor(xb), torch.as_tensor(yb)
-            chunks = zip(xb.split(1), yb.split(1)) if kind == 'hessian' else [(xb, yb)]
-            for x, y in chunks:
-                model.zero_grad(set_to_none=True)
-                F.cross_entropy(model(x), y).backward()
-                st.update(); seen += len(y)
-                if max_samples and seen >= max_samples: break
-            if max_samples and seen >= max_samples: break
-    finally:
-        model.zero_grad(set_to_none=True); model.train(was_training)
-        for p, r in req.items(): p.requires_grad_(r)
-    if st.n == 0: raise VitlabError("the calibration data yielded no batch", "pass a non-empty iterable of (images, labels)")
-    return {lins[n]: s for n, s in st.stats().items()}
+def gradient_stats(model:nn.Module,  # a timm ViT (left unchanged)
+                   calib,  # iterable of (images, labels) batches, or a Dataset
+                   kind:str,  # 'taylor' or 'hessian'
+                   max_samples:int|None=None,  # cap on calibration samples (None: all of calib)
+                   progress:bool=True) -> dict:
+    "Per-weight statistics `{layer: tensor}`: `taylor` Σ over batches of the squared batch gradient, `hessian` the Fisher diagonal."
+    lins = vit_linears(model)
+    if kind == 'hessian':
+        Fd = fisher_diagonal(model, calib, n_samples=max_samples, progress=progress)
+        return {lins[n]: f for n, f in Fd.items()}
+    if kind != 'taylor': raise VitlabError(f"gradient statistics for {kind!r}", "use 'taylor' or 'hessian'")
+    sq = {n: torch.zeros_like(l.weight, dtype=torch.float32) for n, l in lins.items()}
+    for xb, yb in tqdm(_split(calib, max_samples), desc='taylor statistics', disable=not progress, leave=False):
+        gsum = {}
+        for _, _, g in iter_sample_grads(model, [(xb, yb)], n_samples=None):
+            for n, v in g.items(): gsum[n] = gsum.get(n, 0) + v.sum(0)
+        for n in sq: sq[n] += (gsum[n]/len(xb))**2
+    return {lins[n]: s for n, s in sq.items()}
 
 # %% ../../nbs/10_prune_structured.ipynb #c015
 class ChannelImportance(tp.importance.GroupMagnitudeImportance):
@@ -160,7 +134,7 @@ def prune_structured(model:nn.Module,  # a timm ViT (pruned in place)
                      calib=None,  # iterable of (images, labels) batches, needed by 'taylor' and 'hessian'
                      global_ranking:bool=False,  # rank channels across all layers instead of within each layer
                      example:torch.Tensor|None=None,  # a batch-1 input for tracing (default: from the model's config)
-                     max_samples:int|None=None,  # cap on calibration samples for 'hessian' (one backward each)
+                     max_samples:int|None=None,  # cap on calibration samples for 'taylor' and 'hessian'
                      progress:bool=True) -> dict:
     "Prune MLP channels, head dims (and heads) of `model` in place with DepGraph; returns the JSON-serialisable plan."
     from vitlab.measure import example_input, count_params, count_flops
@@ -174,7 +148,7 @@ def prune_structured(model:nn.Module,  # a timm ViT (pruned in place)
     was_training = model.training; model.eval()
     x = example if example is not None else example_input(model)
     names = {m: n for n, m in model.named_modules()}
-    lins = prunable_linears(model)
+    lins = vit_linears(model)
     orig = {n: (l.out_features, l.in_features) for n, l in lins.items()}
     heads0 = {names[b.attn]: (b.attn.num_heads, b.attn.head_dim) for b in vit_blocks(model)}
     params0, flops0 = count_params(model), count_flops(model, x)
