@@ -2,9 +2,10 @@
 
 Users with Quarto run `nbdev_docs`; this script needs no Quarto. It runs `nbdev_proc_nbs` (which adds and renders the
 `show_doc` cells into `_proc/`), converts each processed notebook to HTML with nbconvert into `_docs/`, and adds a
-navigation bar and a `nav.html` page built from the sidebar that `nbdev_sidebar` writes.
+sidebar grouped by the sections of `nbs/_quarto.yml` (the same sections Quarto shows) and a `nav.html` contents page.
+Math is typeset offline with KaTeX, copied into `_docs/katex/` from the npm package (or Debian's `libjs-katex`).
 """
-import os, re, sys, shutil, html
+import os, re, sys, shutil, html, subprocess, tarfile
 from pathlib import Path
 import yaml
 import nbformat
@@ -20,12 +21,16 @@ def proc_nbs():
     quarto.nbdev_proc_nbs.__wrapped__(n_workers=1)
 
 def sidebar_entries(cfg):
-    "The pages in the order of nbdev's sidebar.yml: a list of (section, relative .ipynb path)."
-    sb = yaml.safe_load((cfg.nbs_path/'sidebar.yml').read_text())['website']['sidebar']['contents']
-    out = []
+    "The pages in the order of the sidebar in `nbs/_quarto.yml`: a list of (section, relative .ipynb path); globs expanded, sorted."
+    sb = yaml.safe_load((cfg.nbs_path/'_quarto.yml').read_text())['website']['sidebar']['contents']
+    out, seen = [], set()
+    def add(section, pattern):
+        for f in sorted(cfg.nbs_path.glob(pattern)):
+            p = f.relative_to(cfg.nbs_path).as_posix()
+            if p not in seen and not f.name.startswith('_'): seen.add(p); out.append((section, p))
     def walk(items, section=''):
-        for it in items:
-            if isinstance(it, str): out.append((section, it))
+        for it in ([items] if isinstance(items, str) else items):
+            if isinstance(it, str): add(section, it)
             elif isinstance(it, dict) and 'contents' in it: walk(it['contents'], it.get('section', section))
     walk(sb)
     return out
@@ -59,20 +64,74 @@ def quarto_cell_options(nb, site_url):
     return nb
 
 NAV_CSS = """<style>
-#vitlab-nav{position:sticky;top:0;z-index:10;background:#1f4e79;padding:.5rem 1rem;font-family:sans-serif}
-#vitlab-nav a{color:#fff;margin-right:1rem;text-decoration:none;font-size:.9rem}
-#vitlab-nav a.here{font-weight:bold;text-decoration:underline}
-.vitlab-title{font-family:sans-serif;margin:1.5rem 2rem 0} .vitlab-desc{font-family:sans-serif;font-style:italic;opacity:.7;margin:0 2rem 1rem}
+body{margin-left:265px !important}
+#vitlab-nav{position:fixed;top:0;left:0;bottom:0;width:245px;overflow-y:auto;background:#f4f6f9;border-right:1px solid #d6dbe3;
+  padding:1rem .8rem 2rem;font-family:system-ui,sans-serif;font-size:.86rem;line-height:1.35;z-index:10;box-sizing:border-box}
+#vitlab-nav .brand{display:block;font-size:1.25rem;font-weight:700;color:#1f4e79;text-decoration:none;margin-bottom:.6rem}
+#vitlab-nav .sec{margin:.9rem 0 .25rem;font-weight:600;color:#555;text-transform:uppercase;font-size:.72rem;letter-spacing:.04em}
+#vitlab-nav a.page{display:block;color:#1f2d3d;text-decoration:none;padding:.18rem .45rem;border-radius:4px}
+#vitlab-nav a.page:hover{background:#e3e9f2} #vitlab-nav a.here{background:#1f4e79;color:#fff}
+.vitlab-title{font-family:system-ui,sans-serif;margin:1.5rem 2rem 0} .vitlab-desc{font-family:system-ui,sans-serif;font-style:italic;opacity:.7;margin:.3rem 2rem 1rem}
+.jp-RenderedHTMLCommon table, .jp-RenderedMarkdown table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem}
+.jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td{border:1px solid #d6dbe3;padding:.25rem .55rem;text-align:right}
+.jp-RenderedHTMLCommon th{background:#eef2f7} .jp-RenderedHTMLCommon tr:nth-child(even) td{background:#fafbfc}
+.jp-RenderedHTMLCommon td:first-child, .jp-RenderedHTMLCommon th:first-child{text-align:left}
+.katex-display{overflow-x:auto;overflow-y:hidden;padding:.2rem 0}
 </style>"""
 
 def nav_bar(entries, titles, pages, here, depth):
+    "The sidebar: the site's name, then each section's pages, the current one highlighted."
     up = '../'*depth
-    links = [f'<a href="{up}nav.html">contents</a>']
-    for _, p in entries:
+    parts, section = [f'<a class="brand" href="{up}index.html">vitlab</a>', f'<a class="page" href="{up}nav.html">Contents</a>'], None
+    for sec, p in entries:
         if p not in pages: continue
+        if sec and sec != section: parts.append(f'<div class="sec">{html.escape(sec)}</div>'); section = sec
         h = pages[p]
-        links.append(f'<a class="{"here" if h == here else ""}" href="{up}{h}">{html.escape(titles.get(p, p))}</a>')
-    return f'<nav id="vitlab-nav">{"".join(links)}</nav>'
+        parts.append(f'<a class="page{" here" if h == here else ""}" href="{up}{h}">{html.escape(titles.get(p, p))}</a>')
+    return f'<nav id="vitlab-nav">{"".join(parts)}</nav>'
+
+KATEX_VERSION = '0.16.47'
+
+def katex_dist() -> Path:
+    "KaTeX's `dist` folder: Debian's libjs-katex, a local node_modules, or the npm package fetched once into ~/.cache/vitlab."
+    cache = Path(os.environ.get('XDG_CACHE_HOME', Path.home()/'.cache'))/'vitlab'
+    for d in (os.environ.get('VITLAB_KATEX'), '/usr/share/javascript/katex', 'node_modules/katex/dist', cache/f'katex-{KATEX_VERSION}/package/dist'):
+        if d and (Path(d)/'katex.min.js').exists() and (Path(d)/'contrib'/'auto-render.min.js').exists() and (Path(d)/'fonts').is_dir(): return Path(d)
+    if not shutil.which('npm'): sys.exit("KaTeX not found: `apt-get install libjs-katex` or install npm (the build fetches the katex package with it)")
+    dest = cache/f'katex-{KATEX_VERSION}'; dest.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(['npm', 'pack', f'katex@{KATEX_VERSION}', '--pack-destination', str(dest)], capture_output=True, text=True)
+    tgz = dest/f'katex-{KATEX_VERSION}.tgz'
+    if r.returncode or not tgz.exists(): sys.exit(f"could not fetch KaTeX with npm:\n{r.stderr[-2000:]}")
+    with tarfile.open(tgz) as t: t.extractall(dest, filter='data')
+    return dest/'package'/'dist'
+
+def copy_katex(docs:Path):
+    src, out = katex_dist(), docs/'katex'
+    out.mkdir(parents=True, exist_ok=True)
+    for f in ('katex.min.js', 'katex.min.css'): shutil.copy(src/f, out/f)
+    (out/'contrib').mkdir(exist_ok=True); shutil.copy(src/'contrib'/'auto-render.min.js', out/'contrib'/'auto-render.min.js')
+    shutil.copytree(src/'fonts', out/'fonts', dirs_exist_ok=True)
+
+def katex_head(depth:int) -> str:
+    "KaTeX from `_docs/katex/`, typesetting $…$, $$…$$, \\(…\\) and \\[…\\] everywhere but code."
+    up = '../'*depth
+    return (f'<link rel="stylesheet" href="{up}katex/katex.min.css">'
+            f'<script defer src="{up}katex/katex.min.js"></script>'
+            f'<script defer src="{up}katex/contrib/auto-render.min.js"></script>'
+            '<script>document.addEventListener("DOMContentLoaded",function(){renderMathInElement(document.body,{delimiters:['
+            '{left:"$$",right:"$$",display:true},{left:"\\\\[",right:"\\\\]",display:true},'
+            '{left:"$",right:"$",display:false},{left:"\\\\(",right:"\\\\)",display:false}],'
+            'ignoredClasses:["jp-OutputArea-output"],throwOnError:false});});</script>')
+
+_MATHJAX = re.compile(r'<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->', re.S)
+_REMOTE = [re.compile(r'<script src="https?://[^"]*require[^"]*"></script>'),  # nbconvert's template loads these from CDNs; an offline
+           re.compile(r'<script>\s*\(function\(\) \{\s*function addWidgetsRenderer.*?</script>', re.S),  # site has no widget state
+           re.compile(r'<script type="module">(?:(?!</script>).)*?mermaid(?:(?!</script>).)*</script>', re.S)]  # or diagrams to load them for
+
+def offline(body:str) -> str:
+    "The page without nbconvert's CDN scripts (MathJax, require.js, the widget renderer, mermaid)."
+    for r in [_MATHJAX] + _REMOTE: body = r.sub('', body)
+    return body
 
 def _link(target, src, pages):
     "A link from notebook `src` to notebook `target` (relative, as written) → the relative link to its page."
@@ -85,6 +144,7 @@ def build():
     proc_nbs()
     proc, docs = cfg.config_path/'_proc', cfg.config_path/cfg.doc_path.name
     shutil.rmtree(docs, ignore_errors=True); docs.mkdir()
+    copy_katex(docs)
     entries = sidebar_entries(cfg)
     nbs = {p: nbformat.read(proc/p, as_version=4) for _, p in entries if (proc/p).suffix == '.ipynb' and (proc/p).exists()}
     titles = {p: (frontmatter(nb)[0] or Path(p).stem) for p, nb in nbs.items()}
@@ -98,18 +158,22 @@ def build():
         body, res = exporter.from_notebook_node(quarto_cell_options(nb, site))
         here = pages[p]; depth = len(Path(p).parts) - 1
         body = body.replace(site, '../'*depth)  # nbdev's doc links point at the hosted site: keep them local
+        body = offline(body).replace('</head>', katex_head(depth) + '</head>', 1)  # no CDN: KaTeX from _docs/katex
         body = re.sub(r'href="([^"#:]+\.ipynb)', lambda m: f'href="{_link(m.group(1), p, pages)}', body)
         head = NAV_CSS + nav_bar(entries, titles, pages, here, depth)
         if title: head += f'<h1 class="vitlab-title">{html.escape(title)}</h1>'
         if desc: head += f'<p class="vitlab-desc">{html.escape(desc)}</p>'
         body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + head, body, count=1)
         out = docs/here; out.parent.mkdir(parents=True, exist_ok=True); out.write_text(body)
+        for src in set(re.findall(r'<img[^>]+src="([^":#?]+\.(?:png|jpg|jpeg|svg|gif))"', body)):  # images the notebook links to
+            f = cfg.nbs_path/Path(p).parent/src
+            if f.exists(): (out.parent/src).parent.mkdir(parents=True, exist_ok=True); shutil.copy(f, out.parent/src)
         for name, data in res.get('outputs', {}).items(): (out.parent/name).write_bytes(data)
     # the navigation page, built from the sidebar
     items, section = [], None
     for sec, p in entries:
         if p not in nbs: continue
-        if sec != section: items.append(f'<h2>{html.escape(sec or "Library")}</h2>'); section = sec
+        if sec != section: items.append(f'<h2>{html.escape(sec or "Home")}</h2>'); section = sec
         d = frontmatter(nbs[p])[1]
         items.append(f'<p><a href="{pages[p]}">{html.escape(titles[p])}</a> — {html.escape(d)}</p>')
     (docs/'nav.html').write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>vitlab — contents</title>{NAV_CSS}</head>'

@@ -3,8 +3,8 @@ import pytest, torch, torch.nn as nn
 from vitlab.core import VitlabError
 from vitlab.models import create_model, reference_model, REFERENCE_NAME, REFERENCE_WEIGHTS
 from vitlab.data import fashion_mnist_subset, calibration_set, loader
-from vitlab.deploy.quantize import quantize, module_precision, agreement
-from vitlab.deploy.export import export_pte, export_lite, check_export, load_exported
+from vitlab.measure import agreement
+from vitlab.deploy import quantize, module_precision, export_pte, export_lite, check_export, load_exported, QUANT_MODES, PTE_MODES
 
 torch.set_num_threads(1)
 
@@ -29,7 +29,7 @@ def test_static_without_calibration(tiny, tmp_path, example):
     with pytest.raises(VitlabError, match=r"needs calibration images.*calibration_set"):
         quantize(tiny, 'int8_static')
     with pytest.raises(VitlabError, match=r"needs calibration images"):
-        export_pte(tiny, tmp_path/'q.pte', example, quant='int8_static')
+        export_pte(tiny, tmp_path/'q.pte', example, mode='int8_static')
     assert not list(tmp_path.iterdir())
 
 def test_static_quantizes_every_linear(tiny, sub):
@@ -67,7 +67,7 @@ needs_weights = pytest.mark.skipif(not REFERENCE_WEIGHTS.exists(), reason='refer
 @needs_weights
 def test_reference_int8_round_trip(sub, tmp_path, example):
     ref = reference_model()
-    r = check_export(export_pte(ref, tmp_path/'dyn.pte', example, quant='int8_dynamic'), ref, sub)
+    r = check_export(export_pte(ref, tmp_path/'dyn.pte', example, mode='int8_dynamic'), ref, sub)
     assert r['agreement'] >= 0.99 and r['size_mb'] < 0.35*check_export(export_pte(ref, tmp_path/'f.pte', example), ref,
                                                                           torch.utils.data.Subset(sub, range(10)))['size_mb'], r
 
@@ -85,7 +85,7 @@ def test_measure_reads_exported_file_size(tiny, sub, tmp_path, example):
     assert r['size_mb'] == p.stat().st_size/1e6 and r['acc'] is not None, r
 
 def test_pt2e_model_can_be_evaluated(tiny, sub):
-    from vitlab.deploy.quantize import quantize_pt2e
+    from vitlab.deploy import quantize_pt2e
     few = torch.utils.data.Subset(sub, range(20))
     q = quantize_pt2e(tiny, loader(few, 10))
     r = agreement(q, tiny, few)  # predict() calls .eval() on it
@@ -94,3 +94,27 @@ def test_pt2e_model_can_be_evaluated(tiny, sub):
 def test_onednn_static_warns(tiny, sub):
     with pytest.warns(UserWarning, match="reference kernel.*prefer backend='x86'"):
         quantize(tiny, 'int8_static', 'onednn', calib=loader(torch.utils.data.Subset(sub, range(8)), 8))
+
+def test_one_name_per_idea(tiny, tmp_path, example):
+    assert QUANT_MODES == ('fp16', 'int8_dynamic', 'int8_static') and set(PTE_MODES) - {None} <= set(QUANT_MODES)
+    with pytest.raises(VitlabError, match=r"unknown ExecuTorch quantization mode 'fp16'"):
+        export_pte(tiny, tmp_path/'h.pte', example, mode='fp16')
+    assert not list(tmp_path.iterdir())
+
+def test_packages_reexport_their_modules():
+    import importlib, vitlab.deploy, vitlab.prune
+    from vitlab.prune import prune_structured, save_pruned, load_pruned
+    for pkg, mods in ((vitlab.deploy, ('capture', 'quantize', 'export', 'profile')), (vitlab.prune, ('structured',))):
+        for m in mods:
+            mod = importlib.import_module(f'{pkg.__name__}.{m}')
+            assert set(mod.__all__) <= set(pkg.__all__), m
+            for n in mod.__all__: assert getattr(pkg, n) is getattr(mod, n), (m, n)
+
+def test_no_import_cycle_between_deploy_modules():
+    "capture < quantize < export < profile: a module imports only the ones below it."
+    import ast, importlib, inspect
+    order = ['capture', 'quantize', 'export', 'profile']
+    for i, m in enumerate(order):
+        tree = ast.parse(inspect.getsource(importlib.import_module(f'vitlab.deploy.{m}')))
+        used = {n.module.split('.')[-1] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.level == 1}
+        assert not used & set(order[i:]), (m, used)

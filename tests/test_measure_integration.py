@@ -29,3 +29,12 @@ def test_fp16_halves_size_and_keeps_accuracy():
     assert abs(recs[1]['acc'] - recs[0]['acc']) < 0.01
     assert '| fp16 |' in records_table(recs)
     assert len(plot_records(recs).axes) == 4
+
+def test_tables_display_as_tables_and_accuracy_axes_show_differences():
+    from vitlab.measure import MarkdownTable
+    recs = [dict(name='a', acc=0.8903, latency_ms=4.0, size_mb=21.0, baseline=True), dict(name='b', acc=0.8877, latency_ms=2.0, size_mb=5.0)]
+    t = records_table(recs)
+    assert isinstance(t, MarkdownTable) and t._repr_markdown_() == str(t) and '| b | 88.77 % |' in t
+    ax = plot_records(recs, metrics=('latency_ms', 'acc')).axes[-1]
+    lo, hi = ax.get_xlim()
+    assert 87 < lo < 88.77 and hi < 90, (lo, hi)  # not 0–100, where both bars would look the same
