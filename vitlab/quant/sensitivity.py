@@ -41,7 +41,7 @@ def fisher_sensitivity(model:nn.Module,  # a timm ViT (left unchanged)
                        target:str='label',  # 'label': true labels; 'pred': the model's own argmax
                        chunk:int=32,  # samples per backward pass
                        progress:bool=True) -> dict:
-    "PMQ's global sensitivity metric $\Omega_c = \sum_{m\in c} \frac{1}{2N}\sum_n (g_{m,n} w_m)^2$, `{component: Ω_c}`."
+    "PMQ's global sensitivity metric Ω_c = Σ_{m∈c} (1/2N) Σ_n (g_{m,n} w_m)², `{component: Ω_c}`."
     comps = components(model, level)
     Fd = fisher_diagonal(model, calib, n_samples=n_samples, target=target, chunk=chunk, progress=progress)
     lins = vit_linears(model)
