@@ -14,6 +14,7 @@ from timm.models.vision_transformer import Attention
 from timm.layers import maybe_add_mask, resolve_self_attn_mask
 from ..core import VitlabError, save_json, load_json
 from ..models import check_vit, vit_blocks, vit_linears
+from ..gradients import _split
 
 # %% auto #0
 __all__ = ['BITS', 'CALIBRATORS', 'SHRINK', 'FIELDS', 'PATCH_FIELDS', 'check_bits', 'check_calibrator', 'qrange',
@@ -74,7 +75,7 @@ def fake_quant_reference(x:torch.Tensor, scale, zero_point, bits:int, symmetric:
     if qmin is None: qmin, qmax = qrange(bits, symmetric)
     return (torch.clamp(torch.round(x/scale) + zero_point, qmin, qmax) - zero_point)*scale
 
-# %% ../../nbs/21_quant_fake.ipynb #c017
+# %% ../../nbs/21_quant_fake.ipynb #c019
 def _rows(x:torch.Tensor, per_channel:bool) -> torch.Tensor:
     "`x` as a 2-d float tensor: one row per output channel (dim 0), or a single row."
     x = x.detach().float()
@@ -125,7 +126,7 @@ def clip_range(x:torch.Tensor, bits:int, symmetric:bool=True, per_channel:bool=F
     if calibrator == 'omse': lo, hi = _omse(v, None, lo, hi, bits, symmetric)
     return lo, hi
 
-# %% ../../nbs/21_quant_fake.ipynb #c018
+# %% ../../nbs/21_quant_fake.ipynb #c020
 def quant_params(x:torch.Tensor,  # the tensor to quantize (a weight: out × in)
                  bits:int,  # bit-width, 2..8
                  symmetric:bool=True,  # signed grid around 0 (weights) or unsigned with a zero point (activations)
@@ -147,7 +148,7 @@ def quantize_tensor(x:torch.Tensor,  # the tensor to quantize (a weight: out × 
     s, z = quant_params(x, bits, symmetric, per_channel, calibrator, percentile)
     return fake_quant(x, s, z, bits, symmetric, axis=0)
 
-# %% ../../nbs/21_quant_fake.ipynb #c025
+# %% ../../nbs/21_quant_fake.ipynb #c027
 FIELDS = ('weights', 'activations', 'qk', 'p', 'v')
 PATCH_FIELDS = ('p_patches', 'v_patches')
 
@@ -199,7 +200,7 @@ class BitConfig:
         return (f"BitConfig({len(self.weights)} linears, {len(self.qk)} attentions; bits→count w {hist(self.weights)}, "
                 f"a {hist(self.activations)}, qk {hist(self.qk)}, p {hist(self.p)}, v {hist(self.v)}{extra})")
 
-# %% ../../nbs/21_quant_fake.ipynb #c027
+# %% ../../nbs/21_quant_fake.ipynb #c029
 def _per_block(vals, n:int, what:str) -> list:
     if isinstance(vals, (list, tuple)):
         if len(vals) != n: raise VitlabError(f"{what} has {len(vals)} values for a model with {n} blocks", f"pass one value per block ({n}) or a single int")
@@ -229,7 +230,7 @@ def uniform(cls:BitConfig, model:nn.Module, w:int=8, a:int=8, p:int=8, qk:int|No
     "The same bits everywhere: `w` for weights, `a` for linear inputs (and `q·kᵀ`), `p` for `P` (and `V`)."
     return cls.per_block(model, w, a, p, qk, v)
 
-# %% ../../nbs/21_quant_fake.ipynb #c030
+# %% ../../nbs/21_quant_fake.ipynb #c032
 @patch
 def weight_bits(self:BitConfig) -> dict:
     "`{layer_name: weight bits}` (a copy)."
@@ -258,7 +259,7 @@ def replace(self:BitConfig, weights=None, activations=None, qk=None, p=None, v=N
             else: d[f][k] = lst
     return type(self).from_dict(d)
 
-# %% ../../nbs/21_quant_fake.ipynb #c032
+# %% ../../nbs/21_quant_fake.ipynb #c034
 @patch
 def to_dict(self:BitConfig) -> dict:
     "The config as plain JSON-ready data."
@@ -283,7 +284,7 @@ def load(cls:BitConfig, path) -> BitConfig:
     "Read a config written by `save`."
     return cls.from_dict(load_json(path))
 
-# %% ../../nbs/21_quant_fake.ipynb #c035
+# %% ../../nbs/21_quant_fake.ipynb #c037
 @patch
 def validate(self:BitConfig, model:nn.Module) -> BitConfig:
     "Raise `VitlabError` unless the config names exactly `model`'s linear layers and attention modules."
@@ -314,7 +315,7 @@ def average_bits(self:BitConfig, model:nn.Module) -> dict:
             'a': avg(self.activations, {k: l.in_features for k, l in lins.items()}),
             'qk': avg(self.qk, one), 'p': avg(rows('p', 'p_patches'), one), 'v': avg(rows('v', 'v_patches'), one)}
 
-# %% ../../nbs/21_quant_fake.ipynb #c038
+# %% ../../nbs/21_quant_fake.ipynb #c040
 class ActQuant(nn.Module):
     "One activation quantization point: passes its tensor through (`float`), records it (`observe`) or fake-quantizes it (`quant`)."
     def __init__(self, name:str):
@@ -328,7 +329,7 @@ class ActQuant(nn.Module):
         return (torch.clamp(torch.round(x/s) + z, qmin, qmax) - z)*s  # Eq. 4–5, as fake_quant_reference
     def extra_repr(self): return f"{self.name!r}, mode={self.mode!r}, bits={self.bits}"
 
-# %% ../../nbs/21_quant_fake.ipynb #c039
+# %% ../../nbs/21_quant_fake.ipynb #c041
 class FakeQuantLinear(nn.Linear):
     "An `nn.Linear` with a fake-quantized weight (symmetric) and input (`act`, asymmetric by default)."
     @classmethod
@@ -350,7 +351,7 @@ class FakeQuantLinear(nn.Linear):
         with torch.no_grad(): self.w_hat = fake_quant(self.weight.detach(), s, z, bits, True, axis=0)
         self.w_bits = bits
 
-# %% ../../nbs/21_quant_fake.ipynb #c040
+# %% ../../nbs/21_quant_fake.ipynb #c042
 class FakeQuantAttention(Attention):
     "timm's `Attention`, computed by hand with fake-quantized `q`, `k` (inputs of `q·kᵀ`), `P` and `V` (inputs of `P·V`)."
     @classmethod
@@ -384,7 +385,7 @@ def prepare(model:nn.Module) -> nn.Module:
     for name, attn in vit_attentions(q).items(): FakeQuantAttention.convert(attn, name)
     return q
 
-# %% ../../nbs/21_quant_fake.ipynb #c043
+# %% ../../nbs/21_quant_fake.ipynb #c045
 class Observer:
     "Statistics of one activation: extremes (pass 1), then a histogram over `[−max|x|, max|x|]` (pass 2)."
     def __init__(self, bins:int=2048):
@@ -412,7 +413,7 @@ def _hist_quantile(c:torch.Tensor, h:torch.Tensor, q:float) -> float:
     cdf = torch.cumsum(h.double(), 0)/h.sum()
     return c[int(torch.searchsorted(cdf, torch.tensor(q, dtype=torch.float64)).clamp(max=len(c) - 1))].item()
 
-# %% ../../nbs/21_quant_fake.ipynb #c044
+# %% ../../nbs/21_quant_fake.ipynb #c046
 class Calibration:
     "Activation statistics of a float ViT at every quantization point: ranges for any bit-width and calibrator without re-running it."
     def __init__(self, observers:dict, n_images:int, calibrator:str='percentile', percentile:float=99.99):
@@ -443,10 +444,9 @@ class Calibration:
         lo, hi = self.range(name, bits, symmetric, calibrator)
         return scale_zero_point(torch.tensor(lo), torch.tensor(hi), bits, symmetric)
 
-# %% ../../nbs/21_quant_fake.ipynb #c045
+# %% ../../nbs/21_quant_fake.ipynb #c047
 def _images(calib, n_images:int|None):
     "Image batches of `calib`: (images, labels) batches, a Dataset, or a tensor of images; an empty `calib` is an error."
-    from vitlab.gradients import _split
     if isinstance(calib, torch.Tensor): calib = [(calib, torch.zeros(len(calib), dtype=torch.long))]
     for x, _ in _split(calib, n_images): yield x
 
@@ -480,7 +480,7 @@ def calibrate(model:nn.Module,  # a float timm ViT (left unchanged), or a model 
         for m, w in weights.items(): m.w_hat = w
     return Calibration(obs, seen, calibrator, percentile)
 
-# %% ../../nbs/21_quant_fake.ipynb #c049
+# %% ../../nbs/21_quant_fake.ipynb #c051
 @dataclass
 class FakeQuantSettings:
     "How a fake-quant model derives its scales (kept on the model as `qmodel.fake_quant`)."
