@@ -18,10 +18,10 @@ from ..gradients import _split
 
 # %% auto #0
 __all__ = ['BITS', 'CALIBRATORS', 'SHRINK', 'FIELDS', 'PATCH_FIELDS', 'check_bits', 'check_calibrator', 'qrange',
-           'scale_zero_point', 'fake_quant', 'fake_quant_reference', 'clip_range', 'quant_params', 'quantize_tensor',
-           'vit_attentions', 'num_tokens', 'BitConfig', 'ActQuant', 'FakeQuantLinear', 'FakeQuantAttention',
-           'quant_points', 'prepare', 'Observer', 'Calibration', 'calibrate', 'FakeQuantSettings', 'set_bits',
-           'fake_quantize']
+           'scale_zero_point', 'fake_quant', 'fake_quant_reference', 'fake_quant_fast', 'clip_range', 'quant_params',
+           'quantize_tensor', 'vit_attentions', 'num_tokens', 'BitConfig', 'ActQuant', 'FakeQuantLinear',
+           'FakeQuantAttention', 'quant_points', 'prepare', 'Observer', 'Calibration', 'calibrate', 'FakeQuantSettings',
+           'set_bits', 'fake_quantize']
 
 # %% ../../nbs/21_quant_fake.ipynb #c006
 BITS = tuple(range(2, 9))  # the bit-widths vitlab simulates
@@ -75,6 +75,10 @@ def fake_quant_reference(x:torch.Tensor, scale, zero_point, bits:int, symmetric:
     if qmin is None: qmin, qmax = qrange(bits, symmetric)
     return (torch.clamp(torch.round(x/scale) + zero_point, qmin, qmax) - zero_point)*scale
 
+def fake_quant_fast(x:torch.Tensor, scale, zero_point, qmin, qmax) -> torch.Tensor:
+    "`fake_quant_reference` computed in place on one new tensor (float `zero_point`; `qmin`, `qmax` ints or tensors)."
+    return torch.div(x, scale).round_().add_(zero_point).clamp_(qmin, qmax).sub_(zero_point).mul_(scale)
+
 # %% ../../nbs/21_quant_fake.ipynb #c019
 def _rows(x:torch.Tensor, per_channel:bool) -> torch.Tensor:
     "`x` as a 2-d float tensor: one row per output channel (dim 0), or a single row."
@@ -102,7 +106,7 @@ def _omse(v:torch.Tensor, w, lo:torch.Tensor, hi:torch.Tensor, bits:int, symmetr
     for i in range(0, len(A), step):
         los, his = lo[None]*A[i:i+step, None], hi[None]*B[i:i+step, None]  # (k, rows)
         s, z = scale_zero_point(los, his, bits, symmetric)
-        err = (fake_quant_reference(v[None], s[..., None], z[..., None], bits, symmetric) - v[None])**2
+        err = fake_quant_fast(v[None], s[..., None], z[..., None].float(), *qrange(bits, symmetric)).sub_(v[None]).square_()
         err = (err*w[None]).sum(-1) if w is not None else err.sum(-1)
         e, k = err.min(0)
         if best_err is None: best_err, best_k = e, k
@@ -326,7 +330,7 @@ class ActQuant(nn.Module):
         if self.mode == 'float': return x
         if self.mode == 'observe': self.observer.observe(x); return x
         s, z, qmin, qmax = self.params
-        return (torch.clamp(torch.round(x/s) + z, qmin, qmax) - z)*s  # Eq. 4–5, as fake_quant_reference
+        return fake_quant_fast(x, s, z, qmin, qmax)
     def extra_repr(self): return f"{self.name!r}, mode={self.mode!r}, bits={self.bits}"
 
 # %% ../../nbs/21_quant_fake.ipynb #c041
