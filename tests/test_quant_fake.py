@@ -120,3 +120,11 @@ def test_bad_config_file_is_refused_and_nothing_half_written(tmp_path, deit):
     cfg = BitConfig.uniform(deit)
     with pytest.raises(VitlabError, match='already exists'): cfg.save(tmp_path/'bits.json', overwrite=False)
     assert (tmp_path/'bits.json').read_text() == '{"weights": ' and sorted(p.name for p in tmp_path.iterdir()) == ['bits.json']
+
+def test_symmetric_activations_and_per_tensor_weights(deit, images):
+    "The non-default quantizer choices work too: symmetric activations, one weight scale per tensor."
+    q = fake_quantize(deit, BitConfig.uniform(deit, 8, 8, 8), images, act_symmetric=True, weight_per_channel=False, progress=False)
+    lin = q.blocks[0].mlp.fc1
+    assert lin.act.params[1].item() == 0 and lin.act.params[2:] == (-128, 127)  # zero point 0, signed grid
+    assert lin._wcache[(8, 'minmax', False, 99.99)][0].ndim == 0  # one weight scale
+    with torch.no_grad(): assert rel_err(q(images), deit(images)) < 0.05
