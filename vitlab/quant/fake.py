@@ -46,7 +46,7 @@ def qrange(bits:int, symmetric:bool) -> tuple[int, int]:
 
 # %% ../../nbs/21_quant_fake.ipynb #c009
 def scale_zero_point(lo, hi, bits:int, symmetric:bool) -> tuple[torch.Tensor, torch.Tensor]:
-    "Scale and zero point (Eq. 4–5) that map the clipping range `[lo, hi]` (tensors: one per channel) onto the `bits`-bit grid."
+    "Scale and zero point (Eq. 5) that map the clipping range `[lo, hi]` (tensors: one per channel) onto the `bits`-bit grid."
     qmin, qmax = qrange(bits, symmetric)
     lo, hi = torch.as_tensor(lo, dtype=torch.float32), torch.as_tensor(hi, dtype=torch.float32)
     if symmetric:
@@ -63,7 +63,7 @@ def fake_quant(x:torch.Tensor,  # the tensor to quantize
                bits:int,  # bit-width, 2..8
                symmetric:bool,  # signed grid (True) or unsigned with zero point
                axis:int=0) -> torch.Tensor:  # channel axis for per-channel scales
-    "Quantize and dequantize `x` (Eq. 4–5) with torch's fake-quant kernels, per tensor or per channel."
+    "Quantize and dequantize `x` (Eq. 5) with torch's fake-quant kernels, per tensor or per channel."
     qmin, qmax = qrange(bits, symmetric)
     scale = torch.as_tensor(scale, dtype=torch.float32)
     zero_point = torch.as_tensor(zero_point).to(torch.int32)
@@ -71,7 +71,7 @@ def fake_quant(x:torch.Tensor,  # the tensor to quantize
     return torch.fake_quantize_per_channel_affine(x, scale, zero_point, axis, qmin, qmax)
 
 def fake_quant_reference(x:torch.Tensor, scale, zero_point, bits:int, symmetric:bool, qmin=None, qmax=None) -> torch.Tensor:
-    "Eq. 4–5 written out, `s·(clamp(round(x/s) + z, q_min, q_max) − z)`, broadcasting `scale`, `zero_point` (and `qmin`, `qmax`)."
+    "Eq. 5 written out, `s·(clamp(round(x/s) + z, q_min, q_max) − z)`, broadcasting `scale`, `zero_point` (and `qmin`, `qmax`)."
     if qmin is None: qmin, qmax = qrange(bits, symmetric)
     return (torch.clamp(torch.round(x/scale) + zero_point, qmin, qmax) - zero_point)*scale
 
