@@ -5,6 +5,7 @@ Users with Quarto run `nbdev_docs`; this script needs no Quarto. It runs `nbdev_
 sidebar grouped by the sections of `nbs/_quarto.yml` (the same sections Quarto shows) and a `nav.html` contents page.
 Math is typeset offline with KaTeX, copied into `_docs/katex/` from the npm package (or Debian's `libjs-katex`).
 """
+from __future__ import annotations
 import os, re, sys, shutil, html, subprocess, tarfile
 from pathlib import Path
 import yaml
@@ -42,6 +43,13 @@ def frontmatter(nb):
             fm = yaml.safe_load(c.source.strip().strip('-')) or {}
             return fm.get('title', ''), fm.get('description', ''), fm.get('output-file')
     return '', '', None
+
+def full_summary(src) -> str:
+    "The whole `> …` summary under a notebook's title (nbdev's front matter keeps only its first line)."
+    for c in nbformat.read(src, as_version=4).cells:
+        if c.cell_type == 'markdown' and c.source.lstrip().startswith('# '):
+            return ' '.join(l[1:].strip() for l in c.source.splitlines() if l.startswith('>')).strip()
+    return ''
 
 def page_of(p, nb):
     "The page a notebook renders to: its `output-file` (nbdev drops the number prefix), in the notebook's folder."
@@ -92,11 +100,15 @@ def nav_bar(entries, titles, pages, here, depth):
 
 KATEX_VERSION = '0.16.47'
 
+def _auto_render(d:Path) -> Path|None:
+    "KaTeX's auto-render extension in `d/contrib` (npm ships it minified, Debian as auto-render.js)."
+    return next((f for f in (d/'contrib'/'auto-render.min.js', d/'contrib'/'auto-render.js') if f.exists()), None)
+
 def katex_dist() -> Path:
     "KaTeX's `dist` folder: Debian's libjs-katex, a local node_modules, or the npm package fetched once into ~/.cache/vitlab."
     cache = Path(os.environ.get('XDG_CACHE_HOME', Path.home()/'.cache'))/'vitlab'
     for d in (os.environ.get('VITLAB_KATEX'), '/usr/share/javascript/katex', 'node_modules/katex/dist', cache/f'katex-{KATEX_VERSION}/package/dist'):
-        if d and (Path(d)/'katex.min.js').exists() and (Path(d)/'contrib'/'auto-render.min.js').exists() and (Path(d)/'fonts').is_dir(): return Path(d)
+        if d and (Path(d)/'katex.min.js').exists() and _auto_render(Path(d)) and (Path(d)/'fonts').is_dir(): return Path(d)
     if not shutil.which('npm'): sys.exit("KaTeX not found: `apt-get install libjs-katex` or install npm (the build fetches the katex package with it)")
     dest = cache/f'katex-{KATEX_VERSION}'; dest.mkdir(parents=True, exist_ok=True)
     r = subprocess.run(['npm', 'pack', f'katex@{KATEX_VERSION}', '--pack-destination', str(dest)], capture_output=True, text=True)
@@ -109,7 +121,7 @@ def copy_katex(docs:Path):
     src, out = katex_dist(), docs/'katex'
     out.mkdir(parents=True, exist_ok=True)
     for f in ('katex.min.js', 'katex.min.css'): shutil.copy(src/f, out/f)
-    (out/'contrib').mkdir(exist_ok=True); shutil.copy(src/'contrib'/'auto-render.min.js', out/'contrib'/'auto-render.min.js')
+    (out/'contrib').mkdir(exist_ok=True); shutil.copy(_auto_render(src), out/'contrib'/'auto-render.min.js')
     shutil.copytree(src/'fonts', out/'fonts', dirs_exist_ok=True)
 
 def katex_head(depth:int) -> str:
@@ -154,6 +166,7 @@ def build():
     exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={'remove_input'}), enabled=True)
     for p, nb in nbs.items():
         title, desc, _ = frontmatter(nb)
+        desc = full_summary(cfg.nbs_path/p) or desc
         nb.metadata['title'] = title or Path(p).stem
         body, res = exporter.from_notebook_node(quarto_cell_options(nb, site))
         here = pages[p]; depth = len(Path(p).parts) - 1
@@ -174,7 +187,7 @@ def build():
     for sec, p in entries:
         if p not in nbs: continue
         if sec != section: items.append(f'<h2>{html.escape(sec or "Home")}</h2>'); section = sec
-        d = frontmatter(nbs[p])[1]
+        d = full_summary(cfg.nbs_path/p) or frontmatter(nbs[p])[1]
         items.append(f'<p><a href="{pages[p]}">{html.escape(titles[p])}</a> — {html.escape(d)}</p>')
     (docs/'nav.html').write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>vitlab — contents</title>{NAV_CSS}</head>'
                                  f'<body>{nav_bar(entries, titles, pages, "nav.html", 0)}<div style="font-family:sans-serif;margin:2rem">'

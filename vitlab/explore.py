@@ -124,6 +124,11 @@ def plot_grouped(records:list[dict], metrics=(('latency_ms', 'latency (ms)', 1),
     fig.tight_layout(); return fig
 
 # %% ../nbs/50_explore.ipynb #c022
+def _live() -> bool:
+    "Whether a Jupyter kernel is running (widgets can be shown and driven)."
+    from IPython import get_ipython
+    return getattr(get_ipython(), 'kernel', None) is not None
+
 class Explorer:
     "Widgets over a list of records: pruning-ratio range, precision and runtime select the rows of a table and a plot."
     def __init__(self, src, title:str|None=None):
@@ -155,14 +160,18 @@ class Explorer:
         self.table.value = _html_table(records_table(sel)) if sel else '<p><i>no record matches this selection</i></p>'
         if self.fig is not None: plt.close(self.fig)
         self.fig = plot_tradeoff(self.records, sel, title=self.title)
-        if get_ipython() is not None:  # in a notebook: show it in the output area (a script has none)
+        if _live():  # in a running notebook: redraw in the output area (scripts and static pages have none)
             self.plot.clear_output(wait=True)
             with self.plot: display(self.fig)
         plt.close(self.fig)
 
     def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
+        from IPython.display import display, HTML
+        if _live(): display(self.widget); return
+        lo, hi = self.ratio.value  # no kernel to drive widgets (a static page): what they would show now
+        display(HTML(f"<p><b>pruning ratio</b> {lo:.4g} – {hi:.4g} · <b>precision</b> {self.precision.value} · "
+                     f"<b>runtime</b> {self.runtime.value}</p>" + self.table.value))
+        display(self.fig)
 
 # %% ../nbs/50_explore.ipynb #c023
 def _html_table(md:str) -> str:

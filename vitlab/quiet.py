@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_quiet.ipynb #c002
 from __future__ import annotations
-import contextlib, logging, os, re, sys, tempfile, warnings
+import contextlib, io, logging, os, re, sys, tempfile, warnings
 import torch
 
 # %% auto #0
@@ -30,18 +30,22 @@ def is_noise(line:str) -> bool:
 # %% ../nbs/06_quiet.ipynb #c010
 @contextlib.contextmanager
 def quiet_stderr():
-    "Run the block with file descriptor 2 captured; afterwards write back every line that `is_noise` does not match."
+    "Run the block with stderr captured (file descriptor 2 and `sys.stderr`); afterwards write back every line that `is_noise` does not match."
     try: fd = sys.__stderr__.fileno()
-    except (AttributeError, ValueError, OSError): yield; return  # no real stderr to capture
-    sys.stderr.flush(); saved = os.dup(fd)
+    except (AttributeError, ValueError, OSError): fd = None  # no real stderr (some notebook front ends)
+    py, err = sys.stderr, io.StringIO()  # bindings may print through Python's sys.stderr instead
+    py.flush()
+    saved = os.dup(fd) if fd is not None else None
     with tempfile.TemporaryFile(mode='w+b') as tmp:
-        os.dup2(tmp.fileno(), fd)
-        try: yield
+        if fd is not None: os.dup2(tmp.fileno(), fd)
+        try:
+            with contextlib.redirect_stderr(err): yield
         finally:
-            sys.stderr.flush(); os.dup2(saved, fd); os.close(saved)
+            if fd is not None: os.dup2(saved, fd); os.close(saved)
             tmp.seek(0)
-            keep = [l for l in tmp.read().decode(errors='replace').splitlines(True) if not is_noise(l)]
-            if keep: sys.stderr.write(''.join(keep)); sys.stderr.flush()
+            text = tmp.read().decode(errors='replace') + err.getvalue()
+            keep = [l for l in text.splitlines(True) if not is_noise(l)]
+            if keep: py.write(''.join(keep)); py.flush()
 
 # %% ../nbs/06_quiet.ipynb #c013
 class DropNoise(logging.Filter):

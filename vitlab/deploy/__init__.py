@@ -10,6 +10,7 @@ from .capture import *
 from .quantize import *
 from .export import *
 from .profile import *
+from .mixed import *
 import sys as _sys
 
-__all__ = [n for m in ('capture', 'quantize', 'export', 'profile') for n in _sys.modules[f"vitlab.deploy.{m}"].__all__]  # every module's public names, in order
+__all__ = [n for m in ('capture', 'quantize', 'export', 'profile', 'mixed') for n in _sys.modules[f"vitlab.deploy.{m}"].__all__]  # every module's public names, in order

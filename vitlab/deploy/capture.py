@@ -4,7 +4,7 @@
 
 # %% ../../nbs/31_deploy_capture.ipynb #c002
 from __future__ import annotations
-import re
+import contextlib, io, re, sys
 import torch, torch.nn as nn
 from ..core import VitlabError
 from ..quiet import quiet_warnings
@@ -40,9 +40,12 @@ def _export_error(stage:str, e:Exception) -> VitlabError:
 def export_program(model:nn.Module, example:torch.Tensor):
     "`torch.export` of `model` on `example` (eval mode); failures become a `VitlabError` naming the op."
     if not isinstance(model, torch.fx.GraphModule): model.eval()  # exported graphs refuse .eval()
+    out, err = io.StringIO(), io.StringIO()
     try:
-        with quiet_warnings(): return torch.export.export(model, (example,))
-    except Exception as e: raise _export_error('torch.export', e) from None
+        with quiet_warnings(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): ep = torch.export.export(model, (example,))
+    except Exception as e: raise _export_error('torch.export', e) from None  # (the partial graph torch prints to stderr is dropped)
+    print(out.getvalue(), end=''); print(err.getvalue(), end='', file=sys.stderr)  # what the model itself printed
+    return ep
 
 # %% ../../nbs/31_deploy_capture.ipynb #c020
 class PerImage(nn.Module):

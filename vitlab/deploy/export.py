@@ -75,6 +75,10 @@ class PteModel:
         # (logging intermediate outputs fills any fixed debug buffer of a full-size model, and ExecuTorch then aborts the process)
             self.method = self.program.load_method('forward')
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
+        if not getattr(self, '_ran', False):  # the first run sets up XNNPACK's thread pool, which probes CPU files on stderr
+            with quiet_stderr(): out = self.method.execute((x[:1].contiguous(),))[0]
+            self._ran = True
+            if len(x) == 1: return out
         return torch.cat([self.method.execute((x[i:i+1].contiguous(),))[0] for i in range(len(x))])
     def __repr__(self): return f"PteModel({str(self.path)!r})"
 

@@ -7,6 +7,7 @@ __all__ = []
 
 # %% ../../nbs/10_prune.ipynb #c003
 from .structured import *
+from .block import *
 import sys as _sys
 
-__all__ = [n for m in ('structured',) for n in _sys.modules[f"vitlab.prune.{m}"].__all__]  # every module's public names, in order
+__all__ = [n for m in ('structured', 'block') for n in _sys.modules[f"vitlab.prune.{m}"].__all__]  # every module's public names, in order
