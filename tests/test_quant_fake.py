@@ -128,3 +128,16 @@ def test_symmetric_activations_and_per_tensor_weights(deit, images):
     assert lin.act.params[1].item() == 0 and lin.act.params[2:] == (-128, 127)  # zero point 0, signed grid
     assert lin._wcache[(8, 'minmax', False, 99.99)][0].ndim == 0  # one weight scale
     with torch.no_grad(): assert rel_err(q(images), deit(images)) < 0.05
+
+def test_saved_calibration_gives_the_same_model(tmp_path, deit, images):
+    "A calibration saved to safetensors and loaded in another place builds the same fake-quant model."
+    from vitlab.quant.fake import Calibration
+    cal = calibrate(deit, images, progress=False)
+    cal.save(tmp_path/'cal.safetensors')
+    cfg = BitConfig.uniform(deit, 4, 6, 4)
+    with torch.no_grad():
+        a = fake_quantize(deit, cfg, calibration=cal)(images)
+        b = fake_quantize(deit, cfg, calibration=Calibration.load(tmp_path/'cal.safetensors'))(images)
+    assert torch.equal(a, b)
+    cfg.save(tmp_path/'bits.json')
+    with pytest.raises(VitlabError, match='not a readable safetensors file'): Calibration.load(tmp_path/'bits.json')

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/21_quant_fake.ipynb #c003
 from __future__ import annotations
-import copy, math
+import copy, json, math
 from collections import Counter
 from dataclasses import dataclass, field
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -12,7 +12,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 from timm.models.vision_transformer import Attention
 from timm.layers import maybe_add_mask, resolve_self_attn_mask
-from ..core import VitlabError, save_json, load_json
+from ..core import VitlabError, save_json, load_json, save_weights, read_weights
 from ..models import check_vit, vit_blocks, vit_linears
 from ..gradients import _split
 
@@ -485,6 +485,29 @@ def calibrate(model:nn.Module,  # a float timm ViT (left unchanged), or a model 
     return Calibration(obs, seen, calibrator, percentile)
 
 # %% ../../nbs/21_quant_fake.ipynb #c051
+@patch
+def save(self:Calibration, path, overwrite:bool=True):
+    "Write the statistics to a safetensors file, atomically."
+    t = {}
+    for k, o in self.observers.items():
+        if o.hist is None: raise VitlabError(f"quantization point {k!r} has no histogram", "save a Calibration made by calibrate()")
+        t[f"{k}/range"], t[f"{k}/hist"] = torch.tensor([o.lo, o.hi], dtype=torch.float64), o.hist
+    meta = {'format': 'vitlab.Calibration/1', 'n_images': self.n_images, 'calibrator': self.calibrator,
+            'percentile': self.percentile, 'points': list(self.observers)}
+    return save_weights(t, path, metadata=meta, overwrite=overwrite)
+
+@patch(cls_method=True)
+def load(cls:Calibration, path) -> Calibration:
+    "Read a calibration written by `Calibration.save`."
+    t, meta = read_weights(path)
+    if meta.get('format') != 'vitlab.Calibration/1': raise VitlabError(f"{path} is not a vitlab calibration file", "write it with Calibration.save()")
+    obs = {}
+    for k in json.loads(meta['points']):  # in model order (safetensors sorts its keys)
+        o = Observer(len(t[f"{k}/hist"])); o.lo, o.hi = t[f"{k}/range"].tolist(); o.hist, o.pass_ = t[f"{k}/hist"], 2
+        obs[k] = o
+    return cls(obs, int(meta['n_images']), meta['calibrator'], float(meta['percentile']))
+
+# %% ../../nbs/21_quant_fake.ipynb #c054
 @dataclass
 class FakeQuantSettings:
     "How a fake-quant model derives its scales (kept on the model as `qmodel.fake_quant`)."
