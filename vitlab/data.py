@@ -14,7 +14,7 @@ from .core import VitlabError, check_fraction, seed_everything
 # %% auto #0
 __all__ = ['FMNIST_FILES', 'FMNIST_CLASSES', 'FMNIST_MEAN', 'FMNIST_STD', 'ASSETS', 'fashion_mnist_dirs', 'read_idx',
            'TensorImages', 'fashion_mnist', 'write_fashion_mnist_subset', 'fashion_mnist_subset', 'calibration_set',
-           'loader', 'data_config', 'ImageReader', 'image_folder', 'image_folders']
+           'loader', 'data_config', 'ImageReader', 'StandardStrides', 'image_folder', 'image_folders']
 
 # %% ../nbs/01_data.ipynb #c005
 FMNIST_FILES = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
@@ -148,20 +148,24 @@ class ImageReader:
             raise VitlabError(f"cannot read image {path} ({type(e).__name__}: {e})", "remove or replace that file, then run again") from None
         return img.convert(self.mode)
 
+class StandardStrides:
+    "Give a tensor row-major strides: a grey image from torchvision has strides `(1, W, 1)`, which ExecuTorch reads as another memory layout."
+    def __call__(self, x:torch.Tensor) -> torch.Tensor: return x.clone(memory_format=torch.contiguous_format)
+
 # %% ../nbs/01_data.ipynb #c024
 def image_folder(root,  # a folder laid out as `root/<class>/<image>`
                  model=None,  # the model the images are for (its input size and normalisation)
                  model_name:str|None=None,  # or a timm name (default DeiT-Tiny)
                  train:bool=False):  # timm's training transforms (random resized crop, flip, colour jitter) instead of eval's
     "An ImageNet-style folder (`root/class/img`) as a dataset with timm's transforms for `model` (or `model_name`)."
-    import timm
+    import timm, torchvision
     from torchvision.datasets import ImageFolder
     root = Path(root)
     if not root.is_dir():
         raise VitlabError(f"image folder {root} does not exist", "pass a folder laid out as root/<class>/<image>, e.g. ImageNet's val/")
     if model is None: model = timm.create_model(model_name or 'deit_tiny_patch16_224', pretrained=False)
     cfg = data_config(model)
-    tf = timm.data.create_transform(**cfg, is_training=train)
+    tf = torchvision.transforms.Compose([timm.data.create_transform(**cfg, is_training=train), StandardStrides()])
     try: return ImageFolder(str(root), transform=tf, loader=ImageReader(cfg['input_size'][0]))
     except FileNotFoundError as e:
         raise VitlabError(f"no images in {root} ({e})",
