@@ -101,14 +101,12 @@ def export_pte(model:nn.Module,  # a float timm ViT (fused attention is switched
                mode:str|None=None,  # None (fp32), 'int8_static' or 'int8_dynamic' (one of `PTE_MODES`)
                calib=None,  # batches of (images, labels) for 'int8_static'
                etrecord=None,  # also write an ETRecord here (for per-op profiles)
-               overwrite:bool=False,
-               quant:str|None=None) -> Path:  # old name of `mode`, kept for callers written before the rename
+               overwrite:bool=False) -> Path:
     "Export `model` to an ExecuTorch program lowered to XNNPACK (fp32 or int8), written atomically."
     from executorch.exir import to_edge_transform_and_lower
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     path = _target(path, '.pte', overwrite)
     if etrecord is not None: etrecord = _target(etrecord, Path(etrecord).suffix or '.bin', overwrite)
-    if quant is not None: mode = quant
     if mode not in PTE_MODES: raise VitlabError(f"unknown ExecuTorch quantization mode {mode!r}", "use None, 'int8_static' or 'int8_dynamic'")
     m = copy.deepcopy(model).eval(); unfuse_attention(m)
     if mode: m = quantize_xnnpack(m, example, mode, calib)
