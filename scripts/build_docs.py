@@ -81,7 +81,8 @@ body{margin-left:265px !important}
 #vitlab-nav a.page:hover{background:#e3e9f2} #vitlab-nav a.here{background:#1f4e79;color:#fff}
 .vitlab-title{font-family:system-ui,sans-serif;margin:1.5rem 2rem 0} .vitlab-desc{font-family:system-ui,sans-serif;font-style:italic;opacity:.7;margin:.3rem 2rem 1rem}
 .jp-RenderedHTMLCommon table, .jp-RenderedMarkdown table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem}
-.jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td{border:1px solid #d6dbe3;padding:.25rem .55rem;text-align:right}
+.jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td{border:1px solid #d6dbe3;padding:.25rem .55rem;text-align:left;vertical-align:top}
+.jp-OutputArea-output th, .jp-OutputArea-output td{text-align:right}
 .jp-RenderedHTMLCommon th{background:#eef2f7} .jp-RenderedHTMLCommon tr:nth-child(even) td{background:#fafbfc}
 .jp-RenderedHTMLCommon td:first-child, .jp-RenderedHTMLCommon th:first-child{text-align:left}
 .katex-display{overflow-x:auto;overflow-y:hidden;padding:.2rem 0}
