@@ -23,8 +23,14 @@ def test_compress_writes_a_complete_report(tmp_path):
     assert abs(int8['acc'] - dense['acc']) < 0.03            # 3/32 pruning + int8 costs little
     names = {p.name for p in out.iterdir()}
     assert {'report.json', 'report.md', 'tradeoffs.png', 'pruned.safetensors', 'pruned_lite.ptl', 'pruned_fp32.pte', 'pruned_int8.pte'} <= names
+    for r in rep:                                            # what each accuracy was measured on
+        assert r['acc_on'] == ('subset' if r['file'] or 'fp16' in r['name'] else 'test') and 0 <= r['acc_subset'] <= 1, r
+    assert all(r['agreement'] > 0.95 for r in rep if r['file'])
+    best = [r for r in rep if r['best']]                    # the one recommended deployable file
+    assert len(best) == 1 and Path(best[0]['file']).suffix in ('.pte', '.ptl') and (out/best[0]['file']).exists()
     md = (out/'report.md').read_text()
-    assert '| dense fp32 |' in md and 'Export round trips' in md
+    assert '| dense fp32 |' in md and 'Export round trips' in md and 'Fashion-MNIST test, 500 images' in md
+    assert 'recovery skipped: pruning cost' in md or 'distillation steps' in md
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('.report')]  # no temporary folder left
 
 def test_existing_output_is_refused_and_untouched(tmp_path):
@@ -33,7 +39,7 @@ def test_existing_output_is_refused_and_untouched(tmp_path):
         compress(out=out, progress=False)
     assert (out/'keep.txt').read_text() == 'mine'
 
-@pytest.mark.parametrize('kw,msg', [(dict(ratio=1.5), 'ratio=1.5 is outside'), (dict(quant=('int4',)), "unknown quantization 'int4'"),
+@pytest.mark.parametrize('kw,msg', [(dict(ratio=1.5), 'ratio=1.5 is outside'), (dict(quant=('int4',)), "unknown quantization mode 'int4'"),
                                     (dict(backend='arm'), 'backend'), (dict(model='resnet18'), 'has no ViT blocks')])
 def test_bad_arguments_leave_nothing(tmp_path, kw, msg):
     with pytest.raises(VitlabError, match=msg):
@@ -44,3 +50,8 @@ def test_cli_reports_errors_plainly(tmp_path):
     (tmp_path/'r').mkdir()
     p = subprocess.run([str(Path(sys.executable).parent/'vitlab_compress'), '--out', str(tmp_path/'r')], capture_output=True, text=True)
     assert p.returncode != 0 and 'already exists' in p.stderr and 'Traceback' not in p.stderr
+
+def test_unknown_preset_is_refused(tmp_path):
+    with pytest.raises(VitlabError, match="unknown preset 'fastest'.*paper, balanced, fast"):
+        compress(out=tmp_path/'r', preset='fastest', progress=False)
+    assert list(tmp_path.iterdir()) == []
