@@ -37,8 +37,10 @@ data:
 	  echo "installing Fashion-MNIST (Debian package dataset-fashion-mnist)"; \
 	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist; fi
 
+# the docs check: headless Chromium, and KaTeX to typeset math offline
 chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
+	@{ command -v chromium >/dev/null && [ -f /usr/share/javascript/katex/katex.min.js ]; } || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium libjs-katex; }
 
 hygiene:
 	bash scripts/check_nbdev_clean.sh
