@@ -12,13 +12,13 @@ from ..models import check_vit, vit_linears
 from .fake import BitConfig, quantize_tensor
 
 # %% auto #0
-__all__ = ['BITS', 'check_bits', 'sensitivity_components', 'perturbation_table', 'exact_frontier', 'pareto_frontier',
+__all__ = ['PARETO_BITS', 'check_bit_set', 'sensitivity_components', 'perturbation_table', 'exact_frontier', 'pareto_frontier',
            'allocate_bits', 'uniform_points', 'plot_frontier']
 
 # %% ../../nbs/23_quant_pareto.ipynb #c006
-BITS = (2, 3, 4, 5, 6, 8)  # PMQ's candidate weight bit-widths
+PARETO_BITS = (2, 3, 4, 5, 6, 8)  # PMQ's candidate weight bit-widths
 
-def check_bits(bits) -> tuple:
+def check_bit_set(bits) -> tuple:
     "`bits` as a sorted tuple of distinct integers in 2..8, else a `VitlabError`."
     if isinstance(bits, (int, np.integer)): bits = (bits,)
     try: bs = list(bits)
@@ -55,9 +55,9 @@ def sensitivity_components(model:nn.Module, sensitivity:dict) -> dict:
 
 # %% ../../nbs/23_quant_pareto.ipynb #c013
 @torch.no_grad()
-def perturbation_table(model:nn.Module, sensitivity:dict, bits=BITS) -> dict:
+def perturbation_table(model:nn.Module, sensitivity:dict, bits=PARETO_BITS) -> dict:
     "Per component: weight count `numel` and `omega[c, k]` = Ω_c‖Q(W_c, bits[k]) − W_c‖² (the terms of Eq. 16)."
-    bits, comps = check_bits(bits), sensitivity_components(model, sensitivity)
+    bits, comps = check_bit_set(bits), sensitivity_components(model, sensitivity)
     names = list(comps)
     omega, numel = np.zeros((len(names), len(bits))), np.zeros(len(names), np.int64)
     for i, n in enumerate(names):
@@ -94,7 +94,7 @@ def _weights(table:dict, choice) -> dict:
 
 def pareto_frontier(model:nn.Module,
                     sensitivity:dict,  # {component: Ω_c}, e.g. fisher_sensitivity(model, calib)
-                    bits=BITS,  # candidate weight bit-widths, integers in 2..8
+                    bits=PARETO_BITS,  # candidate weight bit-widths, integers in 2..8
                     base:BitConfig|None=None,  # activation/attention bits and anything else (default: uniform 8-bit)
                     table:dict|None=None) -> list[dict]:  # a `perturbation_table` to reuse (its bits are used)
     "The exact size–perturbation Pareto frontier (Eq. 16–17): dicts {size (bytes), omega, config}, size ascending."
@@ -107,7 +107,7 @@ def pareto_frontier(model:nn.Module,
 def allocate_bits(model:nn.Module,
                   sensitivity:dict,  # {component: Ω_c}, e.g. fisher_sensitivity(model, calib)
                   size_mb:float,  # budget for the components' weights, MB (10⁶ bytes, Eq. 17)
-                  bits=BITS,  # candidate weight bit-widths, integers in 2..8
+                  bits=PARETO_BITS,  # candidate weight bit-widths, integers in 2..8
                   base:BitConfig|None=None,  # activation/attention bits (default: uniform 8-bit)
                   table:dict|None=None) -> BitConfig:  # a `perturbation_table` to reuse
     "The `BitConfig` with the least perturbation Ω (Eq. 16) whose weights fit in `size_mb` (Eq. 17)."

@@ -15,7 +15,7 @@ from ..models import check_vit, vit_blocks
 from ..measure import accuracy, latency_ms, example_input
 from ..deploy.quantize import quantize
 from .fake import BitConfig, fake_quantize, set_bits
-from .pareto import check_bits
+from .pareto import check_bit_set
 
 # %% auto #0
 __all__ = ['PARTS', 'dominance_matrix', 'non_dominated_sort', 'crowding_distance', 'hypervolume', 'check_pair', 'decode',
@@ -68,7 +68,7 @@ PARTS = ('w', 'a', 'p')  # genes per block: weights, activations (linear and q·
 
 def check_pair(bits) -> tuple:
     "The (low, high) bit-widths a gene chooses between: exactly two distinct integers in 2..8."
-    bits = check_bits(bits)
+    bits = check_bit_set(bits)
     if len(bits) != 2: raise VitlabError(f"bits={bits} — the per-block search chooses between exactly two bit-widths", "pass e.g. bits=(4, 8)")
     return bits
 
