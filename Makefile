@@ -45,8 +45,9 @@ chromium:
 hygiene:
 	bash scripts/check_nbdev_clean.sh
 
+# two notebooks at a time, one intra-op thread each: two threads apiece would spin against each other on 2 cores
 test-nbs:
-	cd nbs && ../$(BIN)/nbdev_test --n_workers 2 --timing
+	cd nbs && OMP_NUM_THREADS=1 ../$(BIN)/nbdev_test --n_workers 2 --timing
 
 test-py:
 	$(BIN)/python -m pytest -q tests
