@@ -19,8 +19,8 @@ from .pareto import check_bit_set
 
 # %% auto #0
 __all__ = ['PARTS', 'dominance_matrix', 'non_dominated_sort', 'crowding_distance', 'hypervolume', 'check_pair', 'decode',
-           'encode', 'model_size_mb', 'LatencyModel', 'latency_model', 'held_out', 'BitSearch', 'search_bits',
-           'random_search_bits', 'front_to_json', 'front_from_json', 'plot_fronts']
+           'encode', 'model_size_mb', 'LatencyModel', 'latency_model', 'held_out', 'PrefixCache', 'BitSearch',
+           'search_bits', 'random_search_bits', 'front_to_json', 'front_from_json', 'plot_fronts']
 
 # %% ../../nbs/24_quant_search.ipynb #c006
 def dominance_matrix(F) -> np.ndarray:
@@ -162,6 +162,46 @@ def held_out(data:Dataset, n:int=500, seed:int=0, calib=None) -> Dataset:
     if isinstance(data, TensorImages): return TensorImages(data.images[idx], data.labels[idx], data.mean, data.std, data.classes)
     return Subset(data, idx)
 
+# %% ../../nbs/24_quant_search.ipynb #e643fbe4
+class PrefixCache:
+    "Held-out logits of a fake-quant ViT, resuming from cached hidden states of the longest evaluated gene prefix."
+    def __init__(self, qmodel:nn.Module, held:Dataset, cache_mb:float=1024., batch_size:int=256):
+        self.qmodel, self.budget, self.store = qmodel, cache_mb*2**20, {}
+        self.blocks, self.hits, self.runs = list(vit_blocks(qmodel)), 0, 0
+        batches = [held.batch(torch.arange(i, min(i + batch_size, len(held)))) for i in range(0, len(held), batch_size)] \
+                  if isinstance(held, TensorImages) else list(DataLoader(held, batch_size=batch_size))
+        self.labels = torch.cat([torch.as_tensor(y) for _, y in batches])
+        with torch.no_grad():
+            self.stem = [qmodel.norm_pre(qmodel.patch_drop(qmodel._pos_embed(qmodel.patch_embed(x)))) for x, _ in batches]
+            self.exact = all(torch.equal(self._head(self._run(h, 0)), qmodel(x)) for h, (x, _) in zip(self.stem[:1], batches))
+        self.images = batches if not self.exact else None  # a model the staged pass does not reproduce runs whole
+        self.gpb = None  # genes per block, set by the first key
+
+    def _run(self, h, start:int):
+        for b in self.blocks[start:]: h = b(h)
+        return h
+    def _head(self, h): return self.qmodel.forward_head(self.qmodel.norm(h))
+    def _bytes(self): return sum(t.numel()*t.element_size() for v in self.store.values() for t in v)
+
+    @torch.no_grad()
+    def logits(self, key:str) -> torch.Tensor:
+        "Logits of the held-out images under the bits `key` (genes as a string) that `qmodel` is set to now."
+        if not self.exact: return torch.cat([self.qmodel(x) for x, _ in self.images])
+        n = len(self.blocks); g = self.gpb = len(key)//n
+        start, hs = 0, self.stem
+        for l in range(n - 1, 0, -1):  # longest cached prefix: blocks 0..l-1
+            if key[:g*l] in self.store: start, hs = l, self.store.pop(key[:g*l]); self.store[key[:g*l]] = hs; break
+        self.hits, self.runs = self.hits + start, self.runs + n
+        for l in range(start, n):
+            hs = [b(h) for b, h in zip([self.blocks[l]]*len(hs), hs)]
+            if l < n - 1 and self.budget > 0: self.store[key[:g*(l + 1)]] = hs
+        while self.store and self._bytes() > self.budget: self.store.pop(next(iter(self.store)))
+        return torch.cat([self._head(h) for h in hs])
+
+    def accuracy(self, key:str) -> float:
+        "Top-1 accuracy on the held-out images under the bits `qmodel` is set to (`key` names them)."
+        return (self.logits(key).argmax(-1) == self.labels).float().mean().item()
+
 # %% ../../nbs/24_quant_search.ipynb #c030
 class BitSearch:
     "PoMQ's search space for one model: genes ↔ `BitConfig`, constraints, and cached objectives on a held-out split."
@@ -173,7 +213,8 @@ class BitSearch:
                  seed:int=0,  # seeds the held-out draw
                  latency:LatencyModel|None=None,  # a measured `latency_model(model)` to reuse
                  calibrator:str='percentile',  # activation calibrator of `fake_quantize`
-                 progress:bool=True):  # show the calibration's progress
+                 progress:bool=True,  # show the calibration's progress
+                 cache_mb:float=1024.):  # memory for cached block outputs (0: run every block of every evaluation)
         check_vit(model, 'the bit search')
         self.bits, self.model, self.blocks = check_pair(bits), model.eval(), len(vit_blocks(model))
         self.held = held_out(data, n_eval, seed, calib)
@@ -184,6 +225,7 @@ class BitSearch:
         self.qmodel = fake_quantize(model, BitConfig.uniform(model, w=hi, a=hi, p=hi), calib=calib, calibrator=calibrator, progress=progress)
         self.fp32_ms, self.int8_mb = self.latency.fp32_ms, model_size_mb(model, BitConfig.uniform(model, w=8, a=8, p=8))
         self.cache, self._cheap = {}, {}
+        self.prefix = PrefixCache(self.qmodel, self.held, cache_mb)
     @property
     def n_genes(self) -> int: return 3*self.blocks
     def key(self, x) -> str: return ''.join(str(int(v)) for v in np.asarray(x).ravel())
@@ -205,7 +247,7 @@ class BitSearch:
         k = self.key(x)
         if k not in self.cache:
             set_bits(self.qmodel, self.config(x))
-            self.cache[k] = dict(acc=accuracy(self.qmodel, self.held), **self.cheap(x))
+            self.cache[k] = dict(acc=self.prefix.accuracy(k), **self.cheap(x))
         return self.cache[k]
     def front(self, keys) -> list[tuple]:
         "The non-dominated feasible configurations among evaluated `keys`: [(BitConfig, objectives)], by size."
