@@ -274,7 +274,8 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
              model_kwargs:dict|None=None,  # architecture arguments for timm (img_size, patch_size, depth, in_chans, num_classes…)
              recover_min_gap:float=0.005,  # skip recovery when pruning cost less than this on held-out images
              subset_modes=('fp16',),  # eager quantization modes scored on the 1k subset only (FP16 is emulated on most CPUs)
-             preset:str='paper') -> list[dict]:  # 'paper', 'balanced' or 'fast' (see `PRESETS`)
+             preset:str='paper',  # 'paper', 'balanced' or 'fast' (see `PRESETS`)
+             budget:dict|None=None) -> list[dict]:  # instead of a preset: dict(max_drop=1.0, target='latency'|'size'), searched by `vitlab.budget`
     "Prune → recover → quantize → export → measure; writes report.json/.md, a plot and the exported files to `out`."
     ps = preset_settings(preset, ratio=ratio, importance=importance, head_ratio=head_ratio)
     ratio, importance, head_ratio = ps['ratio'], ps['importance'], ps['head_ratio']
@@ -282,6 +283,9 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
     bad = [q for q in quant if q not in QUANT_MODES]
     if bad: raise VitlabError(f"unknown quantization mode {bad[0]!r}", f"use any of {', '.join(QUANT_MODES)}")
     check_backend(backend)
+    if budget is not None:
+        from vitlab.budget import check_budget
+        check_budget(budget)
     if data is not None and not Path(data).is_dir():
         raise VitlabError(f"data folder {data} does not exist", "pass a folder holding train/<class>/<image> and val/<class>/<image>")
     out, tmp = _folder(out, overwrite)
@@ -292,6 +296,10 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
             kw['num_classes'] = len(image_folders(data, create_model(model, **kw))[1].classes)
         dense, is_ref = load_source(model, weights, pretrained, kw)
         rd = compress_data(dense, is_ref and data is None, data, calib_images, eval_images, seed=seed)
+        if budget is not None:  # one search over pruning × heads × bits, scored on the runtime
+            from vitlab.budget import compress_budget
+            recs = compress_budget(model, dense, rd, budget, tmp, runs, seed, progress)
+            _publish(tmp, out); return recs
         bar = tqdm(total=5, desc='compress', disable=not progress)
         notes = {}
         pruned = copy.deepcopy(dense)
@@ -346,6 +354,8 @@ def vitlab_compress(out:str='runs/compress',  # report folder to create
                     recover_steps:int=300,  # distillation steps after pruning (run only when pruning cost ≥ 0.5 pt held out)
                     backend:str='x86',  # x86, fbgemm, qnnpack or onednn
                     runs:int=30,  # timed runs per variant
+                    budget_drop:float=None,  # top-1 points: search pruning × heads × bits within this budget instead of a preset
+                    budget_target:str='latency',  # with --budget_drop: minimise the program's 'latency' or 'size'
                     overwrite:bool=False):  # replace an existing report folder
     "Compress a ViT (prune → recover → quantize → export) and write a measured report to --out."
     try:
@@ -353,9 +363,13 @@ def vitlab_compress(out:str='runs/compress',  # report folder to create
         except json.JSONDecodeError as e: raise VitlabError(f"--model_kwargs is not JSON ({e})", """write it like '{"img_size": 32, "depth": 2}'""") from None
         if kw is not None and not isinstance(kw, dict): raise VitlabError("--model_kwargs must be a JSON object", """write it like '{"img_size": 32}'""")
         recs = compress(model, out, weights, ratio, importance, head_ratio, recover_steps=recover_steps, backend=backend,
-                        runs=runs, overwrite=overwrite, data=data, pretrained=pretrained, model_kwargs=kw, preset=preset)
+                        runs=runs, overwrite=overwrite, data=data, pretrained=pretrained, model_kwargs=kw, preset=preset,
+                        budget=dict(max_drop=budget_drop, target=budget_target) if budget_drop is not None else None)
     except VitlabError as e: raise SystemExit(f"vitlab_compress: {e}")
     best = next((r for r in recs if r.get('best')), None)
-    print(records_table(recs, REPORT_COLUMNS))
+    if budget_drop is not None:
+        from vitlab.budget import BUDGET_COLUMNS
+        print(records_table(recs, BUDGET_COLUMNS))
+    else: print(records_table(recs, REPORT_COLUMNS))
     if best: print(f"\nrecommended: {out}/{best['file']} ({best['name']})")
-    print(f"report written to {out}/report.json, report.md, tradeoffs.png")
+    print(f"report written to {out}/report.json, report.md, " + ('front.json, front.png' if budget_drop is not None else 'tradeoffs.png'))
