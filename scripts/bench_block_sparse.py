@@ -5,15 +5,17 @@
 - curves: δ-curves of all 48 linear layers of the reference model, K = 50 ratios, N = 256 calibration images,
   per-sample gradients included (target: ≤ 60 s on 2 cores). Wall and CPU time: on a shared machine CPU time is
   the steadier figure.
-- incremental: Eq. 13's incremental δ-curve against recomputing every point, K = 50, on a DeiT-S-sized fc1
-  (384→1536, 16×16 tiles) with N = 256 random per-sample gradients (target: ≥ 20× faster).
+- incremental: Eq. 13's incremental δ-curve against recomputing every point (one GEMV over G per point), K = 50, on
+  a DeiT-S-sized fc1 (384→1536, 16×16 tiles) with N = 256 random per-sample gradients (target: ≥ 20× faster); for
+  scale also one GEMV alone and all K + 1 points as one GEMM.
 - linear: batch-1 latency of the block-sparse forms (compact / rows / bsr) against the dense linear, at several
   tile sparsities, for the reference model's layer shapes (17 tokens) and DeiT-S's (197 tokens), timed interleaved;
   beside each time, the paper's power/FLOPs proxy (Eq. 7: tokens × kept tiles, relative to dense).
 """
 import argparse, time
 import numpy as np, torch
-from vitlab.prune.block import delta_curves, delta_curve, block_expand, time_block_linear, BlockSparseLinear
+from vitlab.prune.block import (delta_curves, delta_curve, block_expand, time_block_linear, BlockSparseLinear, LayerCurve,
+                                pruning_order, ratio_grid)
 from vitlab.models import reference_model
 from vitlab.data import fashion_mnist, calibration_set, loader
 
@@ -26,20 +28,35 @@ def bench_curves():
     print(f"δ-curves, reference model: {len(curves)} layers, K = 50, N = 256, gradients included: {wall:.1f} s wall, {cpu:.1f} s CPU "
           f"(target ≤ 60 s) — {'met' if wall <= 60 else 'NOT met'} on wall time")
 
-def bench_incremental(N=256, out=1536, inp=384, K=50, block=(16, 16)):
+def bench_incremental(N=256, out=1536, inp=384, K=50, block=(16, 16), repeats=3):
     g = torch.Generator().manual_seed(0)
     W = torch.randn(out, inp, generator=g)*0.02
     G = torch.randn(N, out, inp, generator=g)*1e-3
     scores = torch.rand(out//block[0], inp//block[1], generator=g)
-    times = {}
-    for inc in (True, False):
-        t, c = time.time(), time.process_time(); _, d = delta_curve(W, G, K, block, 1e-4, inc, scores)
-        times[inc] = (time.time() - t, time.process_time() - c, d)
-    (ti, ci, di), (tn, cn, dn) = times[True], times[False]
+    v = torch.randn(out*inp, generator=g)
+    lc = LayerCurve(W, pruning_order(scores), ratio_grid(K), block, incremental=False)
+    times = {'incremental': [], 'naive': [], 'one GEMV over G': [], 'all points as one GEMM': []}
+    for _ in range(repeats):  # interleaved, medians reported
+        for name in times:
+            t = time.perf_counter()
+            if name == 'one GEMV over G': G.view(N, -1) @ v
+            elif name == 'all points as one GEMM':  # every ΔW(α_k) stacked: G·[ΔW_0 … ΔW_K], compute-bound
+                D = torch.stack([lc.delta_w(k).flatten() for k in range(K + 1)])
+                u = G.view(N, -1) @ D.T; (u.double()**2).sum(0)
+            else: times[name].append(delta_curve(W, G, K, block, 1e-4, name == 'incremental', scores)[1])
+            times[name].append(time.perf_counter() - t)
+    curves = {k: [x for x in v if isinstance(x, np.ndarray)][0] for k, v in times.items() if k in ('incremental', 'naive')}
+    med = {k: float(np.median([x for x in v if not isinstance(x, np.ndarray)])) for k, v in times.items()}
+    di, dn = curves['incremental'], curves['naive']
     rel = np.abs(di - dn)[1:]/np.abs(dn)[1:]
-    print(f"DeiT-S fc1 {inp}→{out}, N = {N}, K = {K}, 16×16 tiles: incremental {ti:.3f} s wall / {ci:.3f} s CPU, "
-          f"naive {tn:.3f} s wall / {cn:.3f} s CPU; speed-up {tn/ti:.1f}× wall, {cn/ci:.1f}× CPU (target ≥ 20×); "
+    print(f"DeiT-S fc1 {inp}→{out}, N = {N}, K = {K}, {block[0]}×{block[1]} tiles, {torch.get_num_threads()} thread(s), median of {repeats}: "
+          f"incremental {med['incremental']*1e3:.0f} ms, naive {med['naive']*1e3:.0f} ms — speed-up {med['naive']/med['incremental']:.1f}× "
+          f"(target ≥ 20×); one GEMV over G {med['one GEMV over G']*1e3:.0f} ms, so the incremental curve costs "
+          f"{med['incremental']/med['one GEMV over G']:.1f} GEMVs, the naive one {med['naive']/med['one GEMV over G']:.1f}; "
           f"curves agree to {rel.max():.1e} relative")
+    print(f"  (not the reference, for scale: all K + 1 products G·ΔW(α_k) as one compute-bound GEMM, {med['all points as one GEMM']*1e3:.0f} ms "
+          f"= {med['all points as one GEMM']/med['incremental']:.1f}× the incremental curve's time)")
+    return med
 
 SHAPES = {'reference (17 tokens)': (17, [('qkv', 192, 576), ('proj', 192, 192), ('fc1', 192, 768), ('fc2', 768, 192)]),
           'DeiT-S (197 tokens)': (197, [('qkv', 384, 1152), ('proj', 384, 384), ('fc1', 384, 1536), ('fc2', 1536, 384)])}

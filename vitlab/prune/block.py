@@ -109,15 +109,18 @@ def ratio_grid(ratios=50) -> np.ndarray:
 # %% ../../nbs/11_prune_block.ipynb #2aa9fa31
 def block_products(G:torch.Tensor,  # per-sample gradients (N, out, in)
                    weight:torch.Tensor,  # the layer's weight (out, in)
-                   block) -> torch.Tensor:
+                   block,  # tile (rows, columns)
+                   chunk_bytes:int=1 << 21) -> torch.Tensor:  # samples multiplied per step: about this many bytes of G
     "P[n, r, c] = Σ over tile (r, c) of G_n ⊙ W: every tile's share of G_n·vec(W), one pass over G (N, nbr, nbc)."
     N, o, i = G.shape; bh, bw = block; nbr, nbc = o//bh, i//bw
-    if nbc > nbr: return block_products(G.transpose(1, 2), weight.T, (bw, bh)).transpose(1, 2)
-    W = weight.to(G.dtype)
-    S = torch.zeros(nbr, bh, i, nbc, dtype=G.dtype)  # per block-row, a (bh·in × nbc) matrix with W's entries on its tiles
-    cols = torch.arange(i)
-    S[:, :, cols, cols//bw] = W.reshape(nbr, bh, i)
-    return torch.einsum('nrk,rkc->nrc', G.reshape(N, nbr, bh*i), S.view(nbr, bh*i, nbc))
+    c = max(1, min(N, chunk_bytes//(o*i*G.element_size())))
+    Gv, Wv = G.reshape(N, nbr, bh, i), weight.to(G.dtype).reshape(nbr, bh, i)
+    R, buf = torch.empty(N, nbr, i, dtype=G.dtype), torch.empty(c, nbr, bh, i, dtype=G.dtype)
+    for s in range(0, N, c):
+        b = buf[:min(c, N - s)]
+        torch.mul(Gv[s:s + c], Wv, out=b)  # G_n ⊙ W for this chunk, in cache
+        torch.sum(b, 2, out=R[s:s + c])  # summed over each tile's rows: (c, nbr, in)
+    return R.view(N, nbr, nbc, bw).sum(-1)
 
 # %% ../../nbs/11_prune_block.ipynb #79c312d8
 class LayerCurve:
@@ -128,7 +131,12 @@ class LayerCurve:
         nb = order.numel()
         self.alphas = np.asarray(alphas, dtype=np.float64)
         self.nk = [n_pruned(a, nb) for a in self.alphas]
-        self.N, self.P, self.gsum, self.sq = 0, [], torch.zeros_like(self.w, dtype=torch.float64), torch.zeros(len(self.nk), dtype=torch.float64)
+        self.N, self.V = 0, []
+        if incremental:  # step[j]: the grid point at which tile j is first pruned (tiles never pruned: none)
+            pos = torch.empty(nb, dtype=torch.long); pos[order] = torch.arange(nb)
+            step = torch.bucketize(pos, torch.tensor(self.nk), right=True)
+            self.M = F.one_hot(step, len(self.nk) + 1)[:, :len(self.nk)].double()  # (tiles, K+1): tile → its step
+        else: self.gsum, self.sq = torch.zeros_like(self.w, dtype=torch.float64), torch.zeros(len(self.nk), dtype=torch.float64)
 
     def delta_w(self, k:int) -> torch.Tensor:
         "ΔW(α_k) = W̃ − W: minus the weights of the tiles pruned at ratio α_k, zero elsewhere."
@@ -139,7 +147,8 @@ class LayerCurve:
     def add(self, G:torch.Tensor):
         "Take in a chunk of per-sample gradients (b, out, in)."
         self.N += len(G)
-        if self.incremental: self.P.append(-block_products(G.to(self.w.dtype), self.w, self.block).flatten(1).double())
+        if self.incremental:  # G_n dΔW_k for every sample and step: the tiles' shares P summed over each step's new tiles
+            self.V.append(-(block_products(G.to(self.w.dtype), self.w, self.block).flatten(1).double() @ self.M))
         else:
             Gf = G.reshape(len(G), -1).to(self.w.dtype); self.gsum += G.sum(0).double()
             for k in range(len(self.nk)): self.sq[k] += ((Gf @ self.delta_w(k).flatten()).double()**2).sum()
@@ -153,14 +162,11 @@ class LayerCurve:
                 dw = self.delta_w(k).double()
                 out.append((g*dw).sum() + 0.5*(damping*(dw**2).sum() + self.sq[k]/self.N))
             return torch.stack(out).numpy()
-        P = torch.cat(self.P)[:, self.order]  # (N, nb): sample n's G_n·ΔW restricted to each tile, in pruning order
-        a = P.mean(0)  # gᵀΔW restricted to each tile, g = (1/N) Σ_n G_n
-        e = block_sum(self.w.double()**2, self.block).flatten()[self.order]  # ‖ΔW‖² of each tile
-        nk = torch.tensor(self.nk)
-        cum = lambda t: torch.cat([torch.zeros_like(t[..., :1]), t.cumsum(-1)], -1)[..., nk]
-        U, A, E = cum(P), cum(a), cum(e)  # running u = G ΔW(α_k), gᵀΔW(α_k), ‖ΔW(α_k)‖²
+        V = torch.cat(self.V)  # (N, K+1): sample n's G_n dΔW_k (the tiles new at step k; step 0: those pruned at α_0)
+        e = block_sum(self.w*self.w, self.block).flatten().double() @ self.M  # ‖dΔW_k‖²
+        U, A, E = V.cumsum(1), V.mean(0).cumsum(0), e.cumsum(0)  # running u = G ΔW(α_k), gᵀΔW(α_k), ‖ΔW(α_k)‖²
         d0 = A[0] + 0.5*(damping*E[0] + (U[:, 0]**2).sum()/self.N)  # δ(α_1), 0 when α_1 = 0
-        v, u = U.diff(dim=1), U[:, :-1]  # v = G dΔW_k (new tiles only), u = G ΔW(α_{k−1})
+        v, u = V[:, 1:], U[:, :-1]  # v = G dΔW_k (new tiles only), u = G ΔW(α_{k−1})
         step = A.diff() + damping*0.5*E.diff() + ((0.5*v + u)*v).sum(0)/self.N  # Eq. 13 (ΔW(α_{k−1}) ⟂ dΔW_k)
         return torch.cat([d0[None], d0 + step.cumsum(0)]).numpy()
 
