@@ -10,7 +10,7 @@ from ..core import VitlabError
 from ..quiet import quiet_warnings
 
 # %% auto #0
-__all__ = ['unfuse_attention', 'export_program', 'PerImage']
+__all__ = ['unfuse_attention', 'XnnpackLayerNorm', 'XnnpackAttention', 'xnnpack_friendly', 'export_program', 'PerImage']
 
 # %% ../../nbs/31_deploy_capture.ipynb #c012
 def unfuse_attention(model:nn.Module) -> int:
@@ -18,6 +18,49 @@ def unfuse_attention(model:nn.Module) -> int:
     n = 0
     for m in model.modules():
         if getattr(m, 'fused_attn', False): m.fused_attn = False; n += 1
+    return n
+
+# %% ../../nbs/31_deploy_capture.ipynb #c013b
+class XnnpackLayerNorm(nn.Module):
+    "`nn.LayerNorm` over the last axis written with 4-D means, which XNNPACK runs (it has no LayerNorm)."
+    def __init__(self, ln:nn.LayerNorm):
+        super().__init__(); self.weight, self.bias, self.eps = ln.weight, ln.bias, ln.eps
+    def forward(self, x):
+        x4 = x.reshape(1, -1, 1, x.shape[-1])
+        d = x4 - x4.mean((2, 3), keepdim=True)
+        y = d * torch.rsqrt((d*d).mean((2, 3), keepdim=True) + self.eps)
+        if self.weight is not None: y = y * self.weight
+        if self.bias is not None: y = y + self.bias
+        return y.reshape(x.shape)
+
+class XnnpackAttention(nn.Module):
+    "timm's self-attention with slices, permutes and 3-D `bmm` only (no unbind, no broadcast matmul)."
+    def __init__(self, attn:nn.Module):
+        super().__init__(); self.qkv, self.proj, self.num_heads, self.scale = attn.qkv, attn.proj, attn.num_heads, attn.scale
+    def forward(self, x, attn_mask=None, is_causal:bool=False):
+        if attn_mask is not None or is_causal: raise VitlabError("XnnpackAttention has no attention mask", "export this model without xnnpack_friendly")
+        B, N, _ = x.shape; H = self.num_heads; D = self.qkv.out_features // (3*H)
+        qkv = self.qkv(x).reshape(B, N, 3*H, D).permute(0, 2, 1, 3)  # B, 3H, N, D
+        q, k, v = (qkv[:, i*H:(i+1)*H].reshape(B*H, N, D) for i in range(3))
+        a = torch.bmm(q * self.scale, k.transpose(1, 2)).softmax(-1)
+        return self.proj(torch.bmm(a, v).reshape(B, H, N, D).permute(0, 2, 1, 3).reshape(B, N, H*D))
+
+def _plain_attention(m:nn.Module) -> bool:
+    "A timm `Attention` without q/k norms, a scale norm or a gate (what `XnnpackAttention` computes)."
+    return (type(m).__name__ == 'Attention' and isinstance(getattr(m, 'qkv', None), nn.Linear) and hasattr(m, 'num_heads')
+            and all(isinstance(getattr(m, a, nn.Identity()), nn.Identity) for a in ('q_norm', 'k_norm', 'norm'))
+            and getattr(m, 'gate', None) is None)
+
+def xnnpack_friendly(model:nn.Module,  # a timm ViT (changed in place)
+                     attention:bool=True,  # swap plain timm attention for `XnnpackAttention`
+                     layernorm:bool=True) -> dict:  # swap every `nn.LayerNorm` for `XnnpackLayerNorm`
+    "Swap attention and LayerNorm modules (in place) for ones XNNPACK runs whole; returns how many of each."
+    n = dict(attention=0, layernorm=0)
+    for m in list(model.modules()):
+        for name, c in list(m.named_children()):
+            if layernorm and isinstance(c, nn.LayerNorm) and len(c.normalized_shape) == 1:
+                setattr(m, name, XnnpackLayerNorm(c)); n['layernorm'] += 1
+            elif attention and _plain_attention(c): setattr(m, name, XnnpackAttention(c)); n['attention'] += 1
     return n
 
 # %% ../../nbs/31_deploy_capture.ipynb #c015
@@ -40,6 +83,7 @@ def _export_error(stage:str, e:Exception) -> VitlabError:
 def export_program(model:nn.Module, example:torch.Tensor):
     "`torch.export` of `model` on `example` (eval mode); failures become a `VitlabError` naming the op."
     if not isinstance(model, torch.fx.GraphModule): model.eval()  # exported graphs refuse .eval()
+    example = example.detach().clone(memory_format=torch.contiguous_format)  # a strided example would fix strides the runtime then expects
     out, err = io.StringIO(), io.StringIO()
     try:
         with quiet_warnings(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): ep = torch.export.export(model, (example,))

@@ -10,7 +10,7 @@ import torch, torch.nn as nn
 from ..core import VitlabError, atomic_path
 from ..measure import agreement
 from ..quiet import quiet_warnings, quiet_stderr
-from .capture import _export_error, export_program, unfuse_attention
+from .capture import _export_error, export_program, unfuse_attention, xnnpack_friendly
 from .quantize import quantize_pt2e
 
 # %% auto #0
@@ -101,6 +101,7 @@ def export_pte(model:nn.Module,  # a float timm ViT (fused attention is switched
                mode:str|None=None,  # None (fp32), 'int8_static' or 'int8_dynamic' (one of `PTE_MODES`)
                calib=None,  # batches of (images, labels) for 'int8_static'
                etrecord=None,  # also write an ETRecord here (for per-op profiles)
+               friendly:bool=True,  # attention and LayerNorm rewritten so XNNPACK runs them (`xnnpack_friendly`)
                overwrite:bool=False) -> Path:
     "Export `model` to an ExecuTorch program lowered to XNNPACK (fp32 or int8), written atomically."
     from executorch.exir import to_edge_transform_and_lower
@@ -109,6 +110,7 @@ def export_pte(model:nn.Module,  # a float timm ViT (fused attention is switched
     if etrecord is not None: etrecord = _target(etrecord, Path(etrecord).suffix or '.bin', overwrite)
     if mode not in PTE_MODES: raise VitlabError(f"unknown ExecuTorch quantization mode {mode!r}", "use None, 'int8_static' or 'int8_dynamic'")
     m = copy.deepcopy(model).eval(); unfuse_attention(m)
+    if friendly: xnnpack_friendly(m)
     if mode: m = quantize_xnnpack(m, example, mode, calib)
     ep = export_program(m, example)
     try:
