@@ -13,7 +13,7 @@ from ..quiet import quiet_warnings, quiet_stderr
 from .export import PteModel
 
 # %% auto #0
-__all__ = ['op_profile', 'profile_table', 'plot_profile', 'et_op_profile']
+__all__ = ['op_profile', 'profile_table', 'plot_profile', 'et_op_profile', 'program_ops']
 
 # %% ../../nbs/34_deploy_profile.ipynb #c005
 def _rows(stats:dict, runs:int, top:int|None) -> list[dict]:
@@ -90,3 +90,20 @@ def et_op_profile(pte,  # the .pte file
     for k, t in inner.items():  # a container's self time is what its timed children leave over
         if k in stats: stats[k]['self'] = max(0.0, stats[k]['total'] - t)
     return _rows(stats, runs, top)
+
+# %% ../../nbs/34_deploy_profile.ipynb #c014b
+def program_ops(pte) -> dict:
+    "Instructions of an ExecuTorch program per inference: `{'delegate': n, 'aten::op': calls, …}` (no run needed)."
+    from collections import Counter
+    from executorch.exir._serialize._program import deserialize_pte_binary
+    pte = Path(pte)
+    if not pte.exists(): raise VitlabError(f"{pte} does not exist", "export it first with export_pte")
+    prog = deserialize_pte_binary(pte.read_bytes())
+    plan = getattr(prog, 'program', prog).execution_plan[0]
+    n = Counter()
+    for chain in plan.chains:
+        for ins in chain.instructions:
+            kind = type(ins.instr_args).__name__
+            if kind == 'DelegateCall': n['delegate'] += 1
+            elif kind == 'KernelCall': n[plan.operators[ins.instr_args.op_index].name] += 1
+    return dict(n)
