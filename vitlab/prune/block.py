@@ -114,13 +114,16 @@ def block_products(G:torch.Tensor,  # per-sample gradients (N, out, in)
     "P[n, r, c] = Σ over tile (r, c) of G_n ⊙ W: every tile's share of G_n·vec(W), one pass over G (N, nbr, nbc)."
     N, o, i = G.shape; bh, bw = block; nbr, nbc = o//bh, i//bw
     c = max(1, min(N, chunk_bytes//(o*i*G.element_size())))
-    Gv, Wv = G.reshape(N, nbr, bh, i), weight.to(G.dtype).reshape(nbr, bh, i)
+    Gv, Wv = G.detach().reshape(N, nbr, bh, i), weight.detach().to(G.dtype).reshape(nbr, bh, i)
     R, buf = torch.empty(N, nbr, i, dtype=G.dtype), torch.empty(c, nbr, bh, i, dtype=G.dtype)
+    if torch.get_num_threads() == 1:  # numpy's single-threaded ufuncs ran ~15 % faster than torch's one thread here
+        Gv, Wv, R, buf, mul, rowsum = Gv.numpy(), Wv.numpy(), R.numpy(), buf.numpy(), np.multiply, lambda b, out: np.add.reduce(b, 2, out=out)
+    else: mul, rowsum = torch.mul, lambda b, out: torch.sum(b, 2, out=out)
     for s in range(0, N, c):
         b = buf[:min(c, N - s)]
-        torch.mul(Gv[s:s + c], Wv, out=b)  # G_n ⊙ W for this chunk, in cache
-        torch.sum(b, 2, out=R[s:s + c])  # summed over each tile's rows: (c, nbr, in)
-    return R.view(N, nbr, nbc, bw).sum(-1)
+        mul(Gv[s:s + c], Wv, out=b)  # G_n ⊙ W for this chunk, in cache
+        rowsum(b, out=R[s:s + c])  # summed over each tile's rows: (c, nbr, in)
+    return torch.as_tensor(R).view(N, nbr, nbc, bw).sum(-1)
 
 # %% ../../nbs/11_prune_block.ipynb #79c312d8
 class LayerCurve:
