@@ -56,14 +56,10 @@ def check_budget(budget:dict) -> dict:
     return out
 
 # %% ../nbs/41_pipeline_budget.ipynb #b009
-def _runnable(model, bits:dict) -> dict:
-    "`bits` with 4-bit layers whose input width no group size divides moved to 8 bits (XNNPACK needs whole groups)."
-    from vitlab.deploy.mixed import _group
-    lins, out = vit_linears(model), {}
-    for n, b in bits.items():
-        try: out[n] = b if b == 8 else (_group(lins[n].in_features, 32, n), 4)[1]
-        except VitlabError: out[n] = 8
-    return out
+def _runnable(model, bits:dict, group_size:int=32) -> dict:
+    "`bits` with 4-bit layers whose input width is not a multiple of `group_size` moved to 8 bits (XNNPACK delegates groups of 32 only)."
+    lins = vit_linears(model)
+    return {n: 8 if b == 4 and lins[n].in_features % group_size else b for n, b in bits.items()}
 
 def bit_plans(model:nn.Module,  # the (pruned) ViT the plans are for
               sensitivity:dict,  # `{block part: Ω_c}`, e.g. fisher_sensitivity(dense, calib, level='part')
@@ -163,6 +159,8 @@ def screen(dense:nn.Module,  # the dense float ViT (left unchanged)
         m, plan, pr = prune_candidate(dense, ratio, hr, calib, example, hold, dense_acc, fit, recover_steps, budget['max_drop']/2, seed)
         base = dict(ratio=ratio, head_ratio=hr, block_sparsity=0.0, flops=plan['report']['flops_after'], params=count_params(m),
                     acc_pruned=pr['acc'], recover=pr['note'])
+        if ratio + hr > 0 and plan['report']['params_after'] == plan['report']['params_before']:  # e.g. heads only, which torch-pruning skips
+            recs.append(dict(base, name=_name(ratio, hr, 0), int4_share=None, status="skipped: this pruning level removed nothing")); continue
         if pr['drop'] > lim:
             failed_levels.append((ratio, hr))
             recs.append(dict(base, name=_name(ratio, hr, 0), int4_share=None, est_size_mb=estimated_size_mb(m), drop_eager=pr['drop'],
@@ -193,9 +191,9 @@ def pick_exports(recs:list, target:str, max_exports:int) -> list:
     "The screened records worth exporting: non-dominated in (estimated cost, eager drop) first, cheapest first, at most `max_exports`."
     ok = [r for r in recs if r.get('status') == 'screened']
     if not ok: return []
-    cost = (lambda r: (r['flops'], r['est_size_mb'])) if target == 'latency' else (lambda r: (r['est_size_mb'],))
-    F = np.array([[*cost(r), r['drop_eager']] for r in ok])
-    order = [i for f in non_dominated_sort(F) for i in sorted(f, key=lambda i: tuple(F[i]))]
+    cost = (lambda r: r['flops']) if target == 'latency' else (lambda r: r['est_size_mb'])
+    F = np.array([[cost(r), r['drop_eager']] for r in ok])
+    order = [i for f in non_dominated_sort(F) for i in sorted(f, key=lambda i: (*F[i], ok[i]['est_size_mb']))]
     return [ok[i] for i in order[:max_exports]]
 
 # %% ../nbs/41_pipeline_budget.ipynb #b026
