@@ -15,9 +15,8 @@ Models:
   wrote (`runs/presets/<preset>/pruned.safetensors`, from `compress(preset=…)`); top-1 on all 10,000 Fashion-MNIST test
   images is measured here for every timed program (the exported file itself, in its runtime), beside the pipeline's own
   report (its recovered fp32 model on the same 10k images).
-- DeiT-S 224² (`deit_small_patch16_224`) with **random weights** (no hub here): latency and size only. It is pruned with
-  the preset's settings as `compress` prunes a model it has no data for (importance from random images labelled by the
-  model itself).
+- DeiT-S 224² (`deit_small_patch16_224`) with **random weights** (no hub here): latency and size only. It is pruned to
+  the preset's ratios with L2 importance (with random weights only the number of channels kept matters for speed).
 
 Runtimes per preset: ExecuTorch/XNNPACK int8 (dynamic activations, `export_pte(mode='int8_dynamic')`) and TorchScript
 Lite with torch's dynamic int8 (`export_lite(quantize(…, 'int8_dynamic'))`). Baselines in the same run: dense FP32
@@ -52,14 +51,14 @@ def dense_and_example(model:str):
     torch.manual_seed(0); dense = create_model(model).eval()
     return dense, torch.randn(1, *dense.pretrained_cfg['input_size'])
 
-def deit_s_pruned(preset:str, dense):
-    "DeiT-S pruned with the preset's settings, the way `compress` prunes a model it has no data for."
-    from vitlab.pipeline import preset_settings, compress_data
+def deit_s_pruned(preset:str, dense, example):
+    """DeiT-S pruned to the preset's ratios. Its weights are random, so which channels go does not matter, only how many:
+    L2 importance (no gradients) gives the same shapes as the preset's importance, at a fraction of the cost."""
+    from vitlab.pipeline import preset_settings
     from vitlab.prune.structured import prune_structured
     ps = preset_settings(preset)
-    rd = compress_data(dense, False, seed=0)
     m = copy.deepcopy(dense)
-    prune_structured(m, ps['ratio'], ps['importance'], head_ratio=ps['head_ratio'], calib=rd.calib, example=rd.example, progress=False)
+    prune_structured(m, ps['ratio'], 'l2', head_ratio=ps['head_ratio'], example=example, progress=False)
     return m.eval(), ps
 
 def export_both(model, folder:Path, example, redo:bool=False):
@@ -72,6 +71,11 @@ def export_both(model, folder:Path, example, redo:bool=False):
     if redo or not f['Lite int8'].exists(): export_lite(quantize(model, 'int8_dynamic'), f['Lite int8'], example, overwrite=True)
     return f
 
+def read_meta(out:Path, model:str) -> dict:
+    "What `build` recorded for `model` (one file per model, so builds of different models can run side by side)."
+    f = out/model/'build.json'
+    return json.loads(f.read_text()) if f.exists() else {}
+
 def build(presets, models, out:Path, runs_dir:Path, redo:bool=False):
     "Export every file that is timed; score the reference model's programs on all 10k test images."
     from vitlab.prune.structured import load_pruned
@@ -79,12 +83,12 @@ def build(presets, models, out:Path, runs_dir:Path, redo:bool=False):
     from vitlab.measure import accuracy
     from vitlab.deploy.export import export_lite, load_exported
     from vitlab.deploy.quantize import quantize
-    meta = json.loads((out/'build.json').read_text()) if (out/'build.json').exists() else {}
+    meta = {}
     for model in models:
         t = time.time()
         dense, example = dense_and_example(model)
         d = out/model; d.mkdir(parents=True, exist_ok=True)
-        m = meta.setdefault(model, {})
+        m = meta[model] = read_meta(out, model)
         peer = d/'peer_lite_int8.ptl'
         if redo or not peer.exists(): export_lite(quantize(dense, 'int8_dynamic'), peer, example, overwrite=True)
         for p in presets:
@@ -94,7 +98,7 @@ def build(presets, models, out:Path, runs_dir:Path, redo:bool=False):
                 pruned = load_pruned(src); rep = json.loads((runs_dir/p/'report.json').read_text())
                 m[p] = dict(pipeline=[{k: r.get(k) for k in ('name', 'acc', 'acc_on', 'acc_subset', 'best', 'file')} for r in rep])
             else:
-                pruned, ps = deit_s_pruned(p, dense); m[p] = dict(settings=ps)
+                pruned, ps = deit_s_pruned(p, dense, example); m[p] = dict(settings=ps, importance_used='l2 (random weights: same shapes)')
             export_both(pruned, d/p, example, redo)
             log(f"{model} {p}: files ready ({time.time()-t:.0f} s)")
         if model == REF:  # every timed program's top-1 on all 10,000 test images, in its own runtime
@@ -105,14 +109,14 @@ def build(presets, models, out:Path, runs_dir:Path, redo:bool=False):
                 for rt, f in RUNTIMES.items():
                     k = f'{p} {rt}'
                     if redo or k not in m['acc']: m['acc'][k] = accuracy(load_exported(d/p/f), test); log(f"{k}: top-1 {m['acc'][k]:.2%}")
-        (out/'build.json').write_text(json.dumps(meta, indent=1))
+        (d/'build.json').write_text(json.dumps(m, indent=1))
     return meta
 
 def time_all(presets, models, out:Path, runs:int, threads:int):
     "Latency of every program of a model, interleaved with its dense FP32 eager and the peer path, in one run."
     from vitlab.deploy.export import load_exported
     from vitlab.measure import latency_ms
-    meta = json.loads((out/'build.json').read_text())
+    meta = {model: read_meta(out, model) for model in models}
     rows = []
     for model in models:
         d = out/model
@@ -120,7 +124,9 @@ def time_all(presets, models, out:Path, runs:int, threads:int):
         progs = {'dense fp32 eager': dense, 'peer': load_exported(d/'peer_lite_int8.ptl')}
         files = {'peer': d/'peer_lite_int8.ptl'}
         for p in presets:
-            for rt, f in RUNTIMES.items(): progs[f'{p} {rt}'] = load_exported(d/p/f); files[f'{p} {rt}'] = d/p/f
+            for rt, f in RUNTIMES.items():
+                if (d/p/f).exists(): progs[f'{p} {rt}'] = load_exported(d/p/f); files[f'{p} {rt}'] = d/p/f
+                else: log(f"{model} {p} {rt}: {d/p/f} not built (run --build): left out")
         with torch.no_grad(): lat = latency_ms(progs, example, runs=runs, threads=threads)
         base, peer = lat['dense fp32 eager']['latency_ms'], lat['peer']['latency_ms']
         acc = meta.get(model, {}).get('acc', {})
