@@ -118,3 +118,35 @@ def test_no_import_cycle_between_deploy_modules():
         tree = ast.parse(inspect.getsource(importlib.import_module(f'vitlab.deploy.{m}')))
         used = {n.module.split('.')[-1] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.level == 1}
         assert not used & set(order[i:]), (m, used)
+
+def test_friendly_export_is_one_delegate_call_and_agrees(tiny, sub, tmp_path, example):
+    "Attention and LayerNorm rewritten for XNNPACK: the same logits, and the whole ViT in one XNNPACK call."
+    import copy
+    from vitlab.deploy import xnnpack_friendly, program_ops
+    few = torch.utils.data.Subset(sub, range(0, 1000, 50))
+    m = copy.deepcopy(tiny)
+    assert xnnpack_friendly(m) == dict(attention=2, layernorm=5)
+    xb = torch.stack([few[i][0] for i in range(4)])
+    torch.testing.assert_close(m(xb), tiny(xb), atol=1e-5, rtol=1e-5)
+    assert [n for n, _ in m.named_parameters()] == [n for n, _ in tiny.named_parameters()]  # same names: bit configs still apply
+    p = export_pte(tiny, tmp_path/'f.pte', example, mode='int8_dynamic')
+    ops = program_ops(p)
+    assert ops['delegate'] == 2 and set(ops) == {'delegate', 'aten::expand_copy', 'aten::select_copy'}, ops
+    assert check_export(p, tiny, few)['agreement'] >= 0.9  # int8 on an untrained 2-block model: near-tied logits may flip
+
+def test_attention_with_mask_is_refused():
+    from vitlab.deploy import xnnpack_friendly
+    m = create_model(REFERENCE_NAME, depth=1).eval(); xnnpack_friendly(m)
+    with pytest.raises(VitlabError, match='no attention mask'):
+        m.blocks[0].attn(torch.randn(1, 17, 192), attn_mask=torch.zeros(17, 17))
+
+def test_strided_example_exports_for_the_standard_layout(tiny, tmp_path):
+    "A non-contiguous example (a slice of a bigger batch) gives a program that runs on ordinary images."
+    x = torch.randn(1, 1, 28, 56)[..., ::2]
+    assert not x.is_contiguous()
+    p = export_pte(tiny, tmp_path/'s.pte', x)
+    torch.testing.assert_close(load_exported(p)(x.contiguous()), tiny(x), atol=1e-4, rtol=1e-4)
+
+def test_program_ops_of_missing_file(tmp_path):
+    from vitlab.deploy import program_ops
+    with pytest.raises(VitlabError, match='does not exist'): program_ops(tmp_path/'none.pte')
