@@ -11,7 +11,7 @@ from .core import VitlabError
 from .models import check_vit, vit_linears
 
 # %% auto #0
-__all__ = ['select_linears', 'iter_sample_grads', 'per_sample_grads', 'fisher_diagonal']
+__all__ = ['select_linears', 'calibration_batches', 'iter_sample_grads', 'per_sample_grads', 'fisher_diagonal']
 
 # %% ../nbs/05_gradients.ipynb #c006
 def select_linears(model:nn.Module, layers=None) -> dict:
@@ -33,7 +33,7 @@ def _batches(calib, batch_size:int=64):
     if calib is None: raise VitlabError("no calibration data", "pass calib=, e.g. loader(calibration_set(fashion_mnist('train'), 256), 32)")
     return calib
 
-def _split(calib, n_samples:int|None):
+def calibration_batches(calib, n_samples:int|None):
     "Yield `(x, y)` batches from `calib` until `n_samples` samples were given; an empty `calib` is an error."
     if n_samples is not None and (not isinstance(n_samples, int) or n_samples < 1):
         raise VitlabError(f"n_samples={n_samples!r}", "pass a positive number of calibration samples")
@@ -65,7 +65,7 @@ def iter_sample_grads(model:nn.Module,  # a timm ViT (left unchanged)
     hooks = [l.register_forward_hook(keep(n)) for n, l in lins.items()]
     was = model.training; model.eval()
     try:
-        for xb, yb in _split(calib, n_samples):
+        for xb, yb in calibration_batches(calib, n_samples):
             for x, y in zip(xb.split(chunk), yb.split(chunk)):
                 seen.clear()
                 with torch.enable_grad():

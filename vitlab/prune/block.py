@@ -11,7 +11,7 @@ from torch.nn.utils import parametrize
 from tqdm.auto import tqdm
 from ..core import VitlabError, check_fraction, read_weights, load_weights, save_weights
 from ..models import check_vit, vit_linears, vit_blocks, create_model
-from ..gradients import iter_sample_grads, _split
+from ..gradients import iter_sample_grads, calibration_batches
 from .structured import _arch, recover
 
 # %% auto #0
@@ -84,7 +84,7 @@ def summed_gradients(model:nn.Module,  # a timm ViT (left unchanged)
     for p in model.parameters(): p.requires_grad_(False)
     for l in lins.values(): l.weight.requires_grad_(True)
     try:
-        for x, y in tqdm(_split(calib, n_samples), desc='summed gradients', disable=not progress, leave=False):
+        for x, y in tqdm(calibration_batches(calib, n_samples), desc='summed gradients', disable=not progress, leave=False):
             out = model(x)
             if target == 'pred': y = out.argmax(-1)
             gs = torch.autograd.grad(F.cross_entropy(out, y.long(), reduction='sum'), [l.weight for l in lins.values()])

@@ -13,7 +13,7 @@ from timm.layers import Mlp
 from tqdm.auto import tqdm
 from ..core import VitlabError, check_fraction, atomic_path, read_weights, load_weights
 from ..models import check_vit, vit_blocks, vit_linears, create_model
-from ..gradients import fisher_diagonal, iter_sample_grads, _split
+from ..gradients import fisher_diagonal, iter_sample_grads, calibration_batches
 
 # %% auto #0
 __all__ = ['IMPORTANCES', 'channel_scores', 'gradient_stats', 'ChannelImportance', 'prune_structured', 'attention_paths_agree',
@@ -42,7 +42,7 @@ def gradient_stats(model:nn.Module,  # a timm ViT (left unchanged)
         return {lins[n]: f for n, f in Fd.items()}
     if kind != 'taylor': raise VitlabError(f"gradient statistics for {kind!r}", "use 'taylor' or 'hessian'")
     sq = {n: torch.zeros_like(l.weight, dtype=torch.float32) for n, l in lins.items()}
-    for xb, yb in tqdm(_split(calib, max_samples), desc='taylor statistics', disable=not progress, leave=False):
+    for xb, yb in tqdm(calibration_batches(calib, max_samples), desc='taylor statistics', disable=not progress, leave=False):
         gsum = {}
         for _, _, g in iter_sample_grads(model, [(xb, yb)], n_samples=None):
             for n, v in g.items(): gsum[n] = gsum.get(n, 0) + v.sum(0)

@@ -14,7 +14,7 @@ from timm.models.vision_transformer import Attention
 from timm.layers import maybe_add_mask, resolve_self_attn_mask
 from ..core import VitlabError, save_json, load_json, save_weights, read_weights
 from ..models import check_vit, vit_blocks, vit_linears
-from ..gradients import _split
+from ..gradients import calibration_batches
 
 # %% auto #0
 __all__ = ['BITS', 'CALIBRATORS', 'SHRINK', 'FIELDS', 'PATCH_FIELDS', 'check_bits', 'check_calibrator', 'qrange',
@@ -452,7 +452,7 @@ class Calibration:
 def _images(calib, n_images:int|None):
     "Image batches of `calib`: (images, labels) batches, a Dataset, or a tensor of images; an empty `calib` is an error."
     if isinstance(calib, torch.Tensor): calib = [(calib, torch.zeros(len(calib), dtype=torch.long))]
-    for x, _ in _split(calib, n_images): yield x
+    for x, _ in calibration_batches(calib, n_images): yield x
 
 @torch.no_grad()
 def calibrate(model:nn.Module,  # a float timm ViT (left unchanged), or a model from `prepare`/`fake_quantize`

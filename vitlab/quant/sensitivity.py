@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
 from ..core import VitlabError
 from ..models import check_vit, vit_blocks, vit_linears
-from ..gradients import fisher_diagonal, _split, _logits
+from ..gradients import fisher_diagonal, calibration_batches, _logits
 
 # %% auto #0
 __all__ = ['LEVELS', 'components', 'component_sizes', 'fisher_sensitivity', 'hessian_vector_product', 'hutchinson_probes',
@@ -90,7 +90,7 @@ def hutchinson_probes(model:nn.Module,  # a timm ViT (left unchanged)
                       chunk:int=64):  # samples per double-backward pass
     "Yield, probe after probe, `{component: v_cᵀ(Hv)_c / n_c}` — unbiased samples of `Tr(H_c)/n_c`."
     comps, sizes = components(model, level), component_sizes(model, level)
-    batches = [(x, y) for xb, yb in _split(calib, n_samples) for x, y in zip(xb.split(chunk), yb.split(chunk))]
+    batches = [(x, y) for xb, yb in calibration_batches(calib, n_samples) for x, y in zip(xb.split(chunk), yb.split(chunk))]
     lins, gen = vit_linears(model), torch.Generator().manual_seed(seed)
     while True:
         v = {n: _rademacher(l.weight.shape, gen) for n, l in lins.items()}
