@@ -175,7 +175,6 @@ class PrefixCache:
             self.stem = [qmodel.norm_pre(qmodel.patch_drop(qmodel._pos_embed(qmodel.patch_embed(x)))) for x, _ in batches]
             self.exact = all(torch.equal(self._head(self._run(h, 0)), qmodel(x)) for h, (x, _) in zip(self.stem[:1], batches))
         self.images = batches if not self.exact else None  # a model the staged pass does not reproduce runs whole
-        self.gpb = None  # genes per block, set by the first key
 
     def _run(self, h, start:int):
         for b in self.blocks[start:]: h = b(h)
@@ -187,13 +186,13 @@ class PrefixCache:
     def logits(self, key:str) -> torch.Tensor:
         "Logits of the held-out images under the bits `key` (genes as a string) that `qmodel` is set to now."
         if not self.exact: return torch.cat([self.qmodel(x) for x, _ in self.images])
-        n = len(self.blocks); g = self.gpb = len(key)//n
+        n = len(self.blocks); g = len(key)//n  # genes per block
         start, hs = 0, self.stem
         for l in range(n - 1, 0, -1):  # longest cached prefix: blocks 0..l-1
             if key[:g*l] in self.store: start, hs = l, self.store.pop(key[:g*l]); self.store[key[:g*l]] = hs; break
         self.hits, self.runs = self.hits + start, self.runs + n
         for l in range(start, n):
-            hs = [b(h) for b, h in zip([self.blocks[l]]*len(hs), hs)]
+            hs = [self.blocks[l](h) for h in hs]
             if l < n - 1 and self.budget > 0: self.store[key[:g*(l + 1)]] = hs
         while self.store and self._bytes() > self.budget: self.store.pop(next(iter(self.store)))
         return torch.cat([self._head(h) for h in hs])
