@@ -126,8 +126,10 @@ def fit(model:nn.Module,  # the model to train (in place)
     if steps < 1: raise VitlabError(f"{len(train_ds)} training images give no batch for {world} processes", "pass more images")
     decay, no_decay = _weighted(model)
     opt = torch.optim.AdamW([{'params': decay, 'weight_decay': weight_decay}, {'params': no_decay, 'weight_decay': 0.0}], lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=max(warmup, 1e-3),
-                                                anneal_strategy='cos', div_factor=25, final_div_factor=1e4)
+    if steps < 3: sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)  # too few steps for a one-cycle schedule
+    else:  # at least two warm-up steps: one-cycle divides by the warm-up length
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=max(warmup, 1e-3, min(2/steps, 0.5)),
+                                                    anneal_strategy='cos', div_factor=25, final_div_factor=1e4)
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
