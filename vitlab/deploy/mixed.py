@@ -68,16 +68,18 @@ def export_mixed_pte(model:nn.Module,  # a float timm ViT (left untouched)
                      path,  # the .pte file to write
                      example:torch.Tensor,  # a batch-1 input
                      group_size:int=32,  # input weights per scale for 4-bit layers
+                     friendly:bool=True,  # attention and LayerNorm rewritten so XNNPACK runs them (`xnnpack_friendly`)
                      overwrite:bool=False) -> Path:
     "Export `model` with per-layer int8/int4 weights (int8 dynamic activations) as an XNNPACK ExecuTorch program."
     from executorch.exir import to_edge_transform_and_lower
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from vitlab.deploy.capture import export_program, _export_error
+    from vitlab.deploy.capture import export_program, _export_error, xnnpack_friendly
     from vitlab.quiet import quiet_warnings, quiet_stderr
     path = Path(path)
     if path.suffix != '.pte': raise VitlabError(f"{path} should end in .pte", "name the file like model.pte")
     if path.exists() and not overwrite: raise VitlabError(f"{path} already exists", "choose another path or pass overwrite=True")
     q = quantize_mixed(model, bits, group_size)
+    if friendly: xnnpack_friendly(q)  # the quantized linears move into the rewritten modules as they are
     ep = export_program(q, example)
     try:
         with quiet_warnings(), quiet_stderr():
