@@ -11,7 +11,7 @@ from ..core import VitlabError, atomic_path
 from ..models import check_vit, vit_linears
 
 # %% auto #0
-__all__ = ['REAL_WEIGHT_BITS', 'real_weight_bits', 'mixed_configs', 'quantize_mixed', 'export_mixed_pte']
+__all__ = ['REAL_WEIGHT_BITS', 'XNNPACK_GROUP', 'real_weight_bits', 'mixed_configs', 'quantize_mixed', 'export_mixed_pte']
 
 # %% ../../nbs/35_deploy_mixed.ipynb #c006
 REAL_WEIGHT_BITS = (4, 8)  # weight bit-widths XNNPACK executes (int8 dynamic activations)
@@ -34,11 +34,17 @@ def real_weight_bits(model:nn.Module,  # the timm ViT the configuration is for
     return {n: int(b) for n, b in bits.items()}
 
 # %% ../../nbs/35_deploy_mixed.ipynb #c009
+XNNPACK_GROUP = 32  # XNNPACK delegates 4-bit weights only in groups of a multiple of 32 input weights
+
 def _group(n:int, group_size:int, name:str) -> int:
-    g = group_size
-    while g >= 8 and n % g: g //= 2
-    if g < 8 or n % g: raise VitlabError(f"{name}: its {n} input features are not divisible by a group size of {group_size} or a smaller power of two ≥ 8",
-                                        f"use 8-bit weights for {name}, or prune it to a multiple of 8 input features")
+    "The largest group of at most `group_size` input weights that divides `n` and that XNNPACK delegates."
+    if group_size < XNNPACK_GROUP or group_size % XNNPACK_GROUP:
+        raise VitlabError(f"group_size={group_size}: ExecuTorch/XNNPACK runs 4-bit weights only in groups of a multiple of {XNNPACK_GROUP} input weights",
+                          "pass group_size=32, 64, 128, …")
+    g = next((g for g in range(group_size, 0, -XNNPACK_GROUP) if n % g == 0), None)
+    if g is None: raise VitlabError(f"{name}: 4-bit weights cannot run on ExecuTorch/XNNPACK here: its {n} input features are not a multiple of "
+                                    f"{XNNPACK_GROUP}, and XNNPACK runs 4-bit weights only in groups of a multiple of {XNNPACK_GROUP}",
+                                    f"use 8-bit weights for {name}, or prune the model so that it keeps a multiple of {XNNPACK_GROUP} input features")
     return g
 
 def mixed_configs(model:nn.Module, bits, group_size:int=32) -> dict:
