@@ -200,10 +200,11 @@ def measure_variants(variants:dict, files:dict, checks:list, rd:RunData, runs:in
 
 # %% ../nbs/40_pipeline.ipynb #8f0e9327
 PRESETS = {
-    'paper':    dict(ratio=3/32, importance='taylor', head_ratio=0.0, max_drop=1.0),  # PQV-Mobile: 9.375 % of channels
-    'balanced': dict(ratio=1/4,  importance='taylor', head_ratio=0.0, max_drop=0.5),
-    'fast':     dict(ratio=1/2,  importance='taylor', head_ratio=0.0, max_drop=1.0),
-}  # max_drop: top-1 points the recommended file may lose against the dense model (on the same images)
+    'paper':    dict(ratio=3/32, importance='taylor', head_ratio=0.0, recover_steps=300,  max_drop=1.0),  # PQV-Mobile: 9.375 % of channels
+    'balanced': dict(ratio=1/4,  importance='taylor', head_ratio=0.0, recover_steps=300,  max_drop=0.5),
+    'fast':     dict(ratio=3/4,  importance='taylor', head_ratio=0.0, recover_steps=1000, max_drop=1.0),
+}  # recover_steps: distillation steps of 128 images (when pruning costs enough to be worth it);
+   # max_drop: top-1 points the recommended file may lose against the dense model (on the same images)
 
 def preset_settings(preset:str='paper', **given) -> dict:
     "The preset's settings, with every argument in `given` that is not None taking precedence."
@@ -262,7 +263,7 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
              importance:str|None=None,  # 'l1' | 'l2' | 'taylor' | 'hessian' (default: the preset's)
              head_ratio:float|None=None,  # fraction of heads pruned per block (default: the preset's)
              calib_images:int=256,  # calibration images (importance, static quantization)
-             recover_steps:int=300,  # distillation steps of 128 images after pruning (0: none)
+             recover_steps:int|None=None,  # distillation steps of 128 images after pruning (0: none; default: the preset's)
              quant=QUANT_MODES,  # eager PTQ modes of the pruned model
              backend:str='x86',  # quantized backend for the eager int8 variants
              export:bool=True,  # write and measure .ptl and .pte files
@@ -277,8 +278,8 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
              preset:str='paper',  # 'paper', 'balanced' or 'fast' (see `PRESETS`)
              budget:dict|None=None) -> list[dict]:  # instead of a preset: dict(max_drop=1.0, target='latency'|'size'), searched by `vitlab.budget`
     "Prune → recover → quantize → export → measure; writes report.json/.md, a plot and the exported files to `out`."
-    ps = preset_settings(preset, ratio=ratio, importance=importance, head_ratio=head_ratio)
-    ratio, importance, head_ratio = ps['ratio'], ps['importance'], ps['head_ratio']
+    ps = preset_settings(preset, ratio=ratio, importance=importance, head_ratio=head_ratio, recover_steps=recover_steps)
+    ratio, importance, head_ratio, recover_steps = ps['ratio'], ps['importance'], ps['head_ratio'], ps['recover_steps']
     ratio = check_fraction(ratio, 'ratio'); check_fraction(head_ratio, 'head_ratio')
     bad = [q for q in quant if q not in QUANT_MODES]
     if bad: raise VitlabError(f"unknown quantization mode {bad[0]!r}", f"use any of {', '.join(QUANT_MODES)}")
@@ -347,11 +348,11 @@ def vitlab_compress(out:str='runs/compress',  # report folder to create
                     data:str=None,  # image folder with train/<class>/<image> and val/<class>/<image>
                     pretrained:bool=False,  # timm's pretrained weights for --model (hub or local cache)
                     model_kwargs:str=None,  # JSON of timm architecture arguments, e.g. '{"img_size": 32, "patch_size": 8}'
-                    preset:str='paper',  # paper (PQV-Mobile's 3/32 + int8), balanced (1/4) or fast (1/2)
+                    preset:str='paper',  # paper (PQV-Mobile's 3/32 + int8), balanced (1/4) or fast (3/4, longer recovery)
                     ratio:float=None,  # channel ratio to prune (default: the preset's)
                     importance:str=None,  # l1, l2, taylor or hessian (default: the preset's)
                     head_ratio:float=None,  # fraction of heads to prune per block (default: the preset's)
-                    recover_steps:int=300,  # distillation steps after pruning (run only when pruning cost ≥ 0.5 pt held out)
+                    recover_steps:int=None,  # distillation steps after pruning (default: the preset's; run only when pruning cost ≥ 0.5 pt held out)
                     backend:str='x86',  # x86, fbgemm, qnnpack or onednn
                     runs:int=30,  # timed runs per variant
                     budget_drop:float=None,  # top-1 points: search pruning × heads × bits within this budget instead of a preset
