@@ -11,7 +11,7 @@ import torch
 
 # %% auto #0
 __all__ = ['VitlabError', 'check_fraction', 'seed_everything', 'atomic_path', 'atomic_write_text', 'save_json', 'load_json',
-           'save_weights', 'read_weights', 'load_weights']
+           'save_weights', 'read_weights', 'load_weights', 'read_plan']
 
 # %% ../nbs/00_core.ipynb #c005
 class VitlabError(ValueError):
@@ -133,3 +133,22 @@ def load_weights(model:torch.nn.Module, path, strict:bool=True) -> dict:
 def _maybe_json(s):
     try: return json.loads(s)
     except (json.JSONDecodeError, TypeError): return s
+
+def read_plan(path,  # a safetensors file written by vitlab (`save_pruned`, `save_block_pruned`)
+              key:str='vitlab_plan',  # the metadata entry holding the plan
+              what:str='pruning plan') -> dict:  # how the plan is named in errors
+    "The JSON plan stored in a safetensors file's metadata (only the header is read; nothing is unpickled)."
+    from safetensors import safe_open
+    path = Path(path)
+    if not path.exists(): raise VitlabError(f"weights file {path} does not exist", "check the path, or save the weights first")
+    try:
+        with safe_open(str(path), framework='pt') as f: meta = f.metadata() or {}
+    except Exception as e:
+        raise VitlabError(f"{path} is not a readable safetensors file ({type(e).__name__}: {e})",
+                          "the file is truncated or corrupted; copy or save it again") from None
+    if key not in meta: raise VitlabError(f"{path} holds no {what}", "load dense weights with vitlab.core.load_weights")
+    try: plan = json.loads(meta[key])
+    except json.JSONDecodeError as e: raise VitlabError(f"the {what} in {path} is not valid JSON ({e})", "the file is corrupted; save it again") from None
+    if not isinstance(plan, dict) or 'arch' not in plan:
+        raise VitlabError(f"the {what} in {path} names no architecture", "the file is corrupted; save it again")
+    return plan

@@ -15,7 +15,7 @@ from .core import VitlabError, load_weights
 
 # %% auto #0
 __all__ = ['REFERENCE_NAME', 'REFERENCE_WEIGHTS', 'REFERENCE_INPUT', 'deit_tiny_patch7_fmnist', 'vit_blocks', 'check_vit',
-           'create_model', 'reference_model', 'vit_linears']
+           'create_model', 'reference_model', 'create_from_plan', 'vit_linears']
 
 # %% ../nbs/02_models.ipynb #c005
 REFERENCE_NAME = 'deit_tiny_patch7_fmnist'
@@ -65,6 +65,11 @@ def create_model(name:str,  # any timm model name, or vitlab's 'deit_tiny_patch7
 def reference_model() -> VisionTransformer:
     "The trained reference model (fp32, eval mode) with the weights committed in the package."
     return create_model(REFERENCE_NAME, pretrained=True).eval()
+
+def create_from_plan(plan:dict) -> torch.nn.Module:
+    "A fresh dense model (random weights) of the architecture a vitlab plan was made for: `plan['arch']` with `plan['create_kwargs']`."
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in (plan.get('create_kwargs') or {}).items()}  # JSON turned tuples into lists
+    return create_model(plan['arch'], **kw)
 
 # %% ../nbs/02_models.ipynb #c021
 def vit_linears(model:torch.nn.Module) -> dict:

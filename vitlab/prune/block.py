@@ -9,8 +9,8 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.nn.utils import parametrize
 from tqdm.auto import tqdm
-from ..core import VitlabError, check_fraction, read_weights, load_weights, save_weights
-from ..models import check_vit, vit_linears, vit_blocks, create_model
+from ..core import VitlabError, check_fraction, read_plan, load_weights, save_weights
+from ..models import check_vit, vit_linears, vit_blocks, create_model, create_from_plan
 from ..gradients import iter_sample_grads, calibration_batches
 from .structured import _arch, recover
 
@@ -465,11 +465,8 @@ def save_block_pruned(model:nn.Module, plan:dict, path, overwrite:bool=False):
 
 def load_block_pruned(path) -> nn.Module:
     "Rebuild a block-pruned model from its timm name and plan and load its weights (eval mode)."
-    _, meta = read_weights(path)
-    if 'vitlab_block_plan' not in meta: raise VitlabError(f"{path} holds no block-pruning plan", "load dense weights with vitlab.core.load_weights")
-    plan = json.loads(meta['vitlab_block_plan'])
-    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in plan['create_kwargs'].items()}
-    model = create_model(plan['arch'], **kw)
+    plan = read_plan(path, 'vitlab_block_plan', 'block-pruning plan')
+    model = create_from_plan(plan)
     load_weights(model, path)
     return apply_block_plan(model, plan).eval()
 

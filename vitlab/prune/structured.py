@@ -11,8 +11,8 @@ import torch_pruning as tp
 from timm.models.vision_transformer import Attention
 from timm.layers import Mlp
 from tqdm.auto import tqdm
-from ..core import VitlabError, check_fraction, atomic_path, read_weights, load_weights
-from ..models import check_vit, vit_blocks, vit_linears, create_model
+from ..core import VitlabError, check_fraction, atomic_path, read_plan, load_weights
+from ..models import check_vit, vit_blocks, vit_linears, create_model, create_from_plan
 from ..gradients import fisher_diagonal, iter_sample_grads, calibration_batches
 
 # %% auto #0
@@ -235,12 +235,8 @@ def save_pruned(model:nn.Module, plan:dict, path, overwrite:bool=False):
 
 def load_pruned(path) -> nn.Module:
     "Rebuild a pruned model from its timm name and plan and load its weights (eval mode)."
-    _, meta = read_weights(path)
-    if 'vitlab_plan' not in meta: raise VitlabError(f"{path} holds no pruning plan", "load dense weights with vitlab.core.load_weights")
-    plan = json.loads(meta['vitlab_plan'])
-    kw = dict(plan['create_kwargs']); kw['img_size'] = tuple(kw['img_size'])
-    model = create_model(plan['arch'], **kw)
-    apply_plan(model, plan)
+    plan = read_plan(path, 'vitlab_plan', 'pruning plan')
+    model = apply_plan(create_from_plan(plan), plan)
     load_weights(model, path)
     return model.eval()
 
