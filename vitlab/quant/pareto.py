@@ -12,8 +12,8 @@ from ..models import check_vit, vit_linears
 from .fake import BitConfig, quantize_tensor
 
 # %% auto #0
-__all__ = ['PARETO_BITS', 'check_bit_set', 'sensitivity_components', 'perturbation_table', 'exact_frontier', 'pareto_frontier',
-           'allocate_bits', 'uniform_points', 'plot_frontier']
+__all__ = ['PARETO_BITS', 'check_bit_set', 'sensitivity_components', 'perturbation_table', 'exact_frontier', 'layer_bits',
+           'pareto_frontier', 'allocate_bits', 'uniform_points', 'plot_frontier']
 
 # %% ../../nbs/23_quant_pareto.ipynb #c006
 PARETO_BITS = (2, 3, 4, 5, 6, 8)  # PMQ's candidate weight bit-widths
@@ -89,7 +89,9 @@ def exact_frontier(numel, omega, bits) -> tuple:
     return S, O, sel
 
 # %% ../../nbs/23_quant_pareto.ipynb #c020
-def _weights(table:dict, choice) -> dict:
+def layer_bits(table:dict,  # a `perturbation_table`
+               choice) -> dict:  # one row of `exact_frontier`'s selections: a bit-width index per component
+    "`{layer name: weight bits}` of one frontier point (every layer of a component gets the component's bits)."
     return {ln: int(table['bits'][k]) for c, k in zip(table['components'], choice) for ln in table['layers'][c]}
 
 def pareto_frontier(model:nn.Module,
@@ -101,7 +103,7 @@ def pareto_frontier(model:nn.Module,
     table = table if table is not None else perturbation_table(model, sensitivity, bits)
     S, O, sel = exact_frontier(table['numel'], table['omega'], table['bits'])
     base = base if base is not None else BitConfig.uniform(model, w=8, a=8, p=8)
-    return [dict(size=int(s)/8, omega=float(o), config=base.replace(weights=_weights(table, ch))) for s, o, ch in zip(S, O, sel)]
+    return [dict(size=int(s)/8, omega=float(o), config=base.replace(weights=layer_bits(table, ch))) for s, o, ch in zip(S, O, sel)]
 
 # %% ../../nbs/23_quant_pareto.ipynb #c023
 def allocate_bits(model:nn.Module,
@@ -121,7 +123,7 @@ def allocate_bits(model:nn.Module,
         raise VitlabError(f"size_mb={size_mb} is below the smallest configuration, {S[0]/8e6:.6g} MB (every layer at {table['bits'][0]} bits)",
                           f"pass size_mb ≥ {S[0]/8e6:.6g}, or allow fewer bits")
     base = base if base is not None else BitConfig.uniform(model, w=8, a=8, p=8)
-    return base.replace(weights=_weights(table, sel[i]))
+    return base.replace(weights=layer_bits(table, sel[i]))
 
 # %% ../../nbs/23_quant_pareto.ipynb #c027
 def uniform_points(table:dict) -> list[dict]:
