@@ -170,14 +170,15 @@ def _publish(tmp:Path, out:Path):
 def export_variants(pruned:nn.Module, variants:dict, tag:str, folder:Path, example:torch.Tensor, subset=None) -> tuple[dict, dict, list]:
     "Write the .ptl and .pte files of `pruned` into `folder`; returns `(loaded models, files, round-trip checks)` by variant name."
     lite_src = next((k for k in variants if k.startswith(f'{tag} int8_dynamic')), None)
+    fp32 = next((k for k, v in variants.items() if v is pruned), f'{tag} fp32')
     todo = [(f'{tag} lite' + (' int8' if lite_src else ''), lambda p: export_lite(variants[lite_src] if lite_src else pruned, p, example),
-             'pruned_lite.ptl', variants[lite_src] if lite_src else pruned),
-            (f'{tag} ExecuTorch fp32', lambda p: export_pte(pruned, p, example), 'pruned_fp32.pte', pruned),
-            (f'{tag} ExecuTorch int8', lambda p: export_pte(pruned, p, example, mode='int8_dynamic'), 'pruned_int8.pte', None)]
+             'pruned_lite.ptl', lite_src or fp32),
+            (f'{tag} ExecuTorch fp32', lambda p: export_pte(pruned, p, example), 'pruned_fp32.pte', fp32),
+            (f'{tag} ExecuTorch int8', lambda p: export_pte(pruned, p, example, mode='int8_dynamic'), 'pruned_int8.pte', fp32)]
     loaded, files, checks = {}, {}, []
-    for name, write, fname, source in todo:
+    for name, write, fname, source in todo:  # source: the eager variant the file is compared with (the fp32 one for ExecuTorch int8)
         f = write(folder/fname); loaded[name] = load_exported(f); files[name] = f
-        if subset is not None: checks.append(dict(name=name, **check_export(f, source if source is not None else pruned, subset)))
+        if subset is not None: checks.append(dict(name=name, source=source, **check_export(f, variants.get(source, pruned), subset)))
     return loaded, files, checks
 
 # %% ../nbs/40_pipeline.ipynb #8130ca44
@@ -196,6 +197,10 @@ def measure_variants(variants:dict, files:dict, checks:list, rd:RunData, runs:in
         if n in chk: r.update(acc=chk[n]['acc'], acc_on='subset', acc_subset=chk[n]['acc'], agreement=chk[n]['agreement'])
         elif n in subset_only: a = accuracy(variants[n], rd.subset); r.update(acc=a, acc_on='subset', acc_subset=a)
         else: r.update(acc=accuracy(variants[n], rd.test), acc_on='test', acc_subset=accuracy(variants[n], rd.subset))
+    by = {r['name']: r for r in recs}
+    for r in recs:  # a file's test top-1, estimated: its eager source's, plus the file's own change on the subset (paired)
+        c = chk.get(r['name']); src = by.get(c.get('source')) if c else None
+        if src is not None and src.get('acc_on') == 'test': r['acc_est'] = src['acc'] + c['acc'] - c['ref_acc']
     return recs
 
 # %% ../nbs/40_pipeline.ipynb #8f0e9327
@@ -217,11 +222,13 @@ def pick_best(recs:list[dict], max_drop:float=1.0, baseline:str='dense fp32') ->
     for r in recs: r['best'] = False
     files = [r for r in recs if r.get('file') and Path(r['file']).suffix in ('.pte', '.ptl')]
     if not files: return None
-    ref = next((r.get('acc_subset') for r in recs if r['name'] == baseline), None)
-    if ref is None or any(r.get('acc_subset') is None for r in files): best = min(files, key=lambda r: r['latency_ms'])
+    base = next((r for r in recs if r['name'] == baseline), {})
+    key, ref = (('acc_est', base.get('acc')) if base.get('acc_on') == 'test' and all(r.get('acc_est') is not None for r in files)
+                else ('acc_subset', base.get('acc_subset')))
+    if ref is None or any(r.get(key) is None for r in files): best = min(files, key=lambda r: r['latency_ms'])
     else:
-        ok = [r for r in files if ref - r['acc_subset'] <= max_drop/100 + 1e-9]
-        best = min(ok, key=lambda r: r['latency_ms']) if ok else max(files, key=lambda r: r['acc_subset'])
+        ok = [r for r in files if ref - r[key] <= max_drop/100 + 1e-9]
+        best = min(ok, key=lambda r: r['latency_ms']) if ok else max(files, key=lambda r: r[key])
     best['best'] = True
     return best
 
@@ -232,13 +239,14 @@ class _Stages:
     def __call__(self, name):
         t = (time.time(), time.process_time()); self.stages[name] = (t[0]-self.t[0], t[1]-self.t[1]); self.t = t
 
-REPORT_COLUMNS = COLUMNS[:2] + (('acc_on', 'top-1 on', '{}'), ('acc_subset', 'top-1 1k subset %', '{:.2%}')) + COLUMNS[2:] + (('best', 'recommended', '{}'),)
+REPORT_COLUMNS = COLUMNS[:2] + (('acc_on', 'top-1 on', '{}'), ('acc_subset', 'top-1 1k subset %', '{:.2%}'), ('acc_est', 'top-1 test, est. %', '{:.2%}')) + COLUMNS[2:] + (('best', 'recommended', '{}'),)
 
 def _report_md(model, recs, plan, notes, rd, checks, settings) -> str:
     best = settings['best']
     md = [f"# vitlab compress: {model}", '',
           f"- preset: {settings['preset']}; recommended file: " + (f"`{best['file']}` ({best['name']}, {best['latency_ms']:.2f} ms"
-          + (f", top-1 {best['acc_subset']:.2%} on the subset" if best.get('acc_subset') is not None else '') + f"; the fastest file within "
+          + (f", top-1 {best['acc_est']:.2%} on the test set (estimated)" if best.get('acc_est') is not None else
+             f", top-1 {best['acc_subset']:.2%} on the subset" if best.get('acc_subset') is not None else '') + f"; the fastest file within "
           f"{settings['max_drop']:g} pt of the dense model)" if best else 'none (no exported file)'),
           f"- pruning: ratio {settings['ratio']:.4g} ({settings['importance']}), heads {settings['head_ratio']:.4g}; "
           f"params −{plan['report']['params_removed']:.1%}, FLOPs −{plan['report']['flops_removed'] or 0:.1%}",
@@ -246,7 +254,8 @@ def _report_md(model, recs, plan, notes, rd, checks, settings) -> str:
           f"- quantized backend: {settings['backend']}; mobile optimizer: {mobile_optimizer_status()['reason'] or 'applied'}",
           (f"- accuracy: eager variants on {rd.test_name} (`top-1 on` = test); exported programs"
            + (f" and {', '.join(sorted(settings['on_subset']))} (emulated on this CPU)" if settings['on_subset'] else '')
-           + f" on {rd.subset_name} (`top-1 on` = subset); `top-1 1k subset` gives every variant on those same images" if rd.test is not None
+           + f" on {rd.subset_name} (`top-1 on` = subset); `top-1 1k subset` gives every variant on those same images; "
+           "`top-1 test, est.` is a file's eager source on the test set plus the file's paired change on the subset" if rd.test is not None
            else "- accuracy: not measured (no data for this model: pass data=, an image folder)"),
           f"- wall time {settings['minutes']:.1f} min, {recs[0]['threads']} threads; per stage (wall / CPU s): "
           + ', '.join(f"{k} {w:.0f}/{c:.0f}" for k, (w, c) in settings['stages'].items()), '', records_table(recs, REPORT_COLUMNS), '']
@@ -284,6 +293,7 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
     bad = [q for q in quant if q not in QUANT_MODES]
     if bad: raise VitlabError(f"unknown quantization mode {bad[0]!r}", f"use any of {', '.join(QUANT_MODES)}")
     check_backend(backend)
+    if runs < 20: raise VitlabError(f"runs={runs} is too few for a stable median", "use runs >= 20")  # before hours of work, not after
     if budget is not None:
         from vitlab.budget import check_budget
         check_budget(budget)
