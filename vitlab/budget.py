@@ -16,8 +16,8 @@ from .quant.search import non_dominated_sort
 
 # %% auto #0
 __all__ = ['TARGETS', 'BUDGET_DEFAULTS', 'BUDGET_COLUMNS', 'check_budget', 'bit_plans', 'estimated_size_mb', 'prune_candidate',
-           'block_sparsity_pays', 'screen', 'pick_exports', 'measure_programs', 'choose', 'front', 'plot_front',
-           'budget_search', 'held_out_images', 'compress_budget']
+           'block_sparsity_pays', 'int4_cost', 'screen', 'pick_exports', 'measure_programs', 'choose', 'front',
+           'plot_front', 'budget_search', 'held_out_images', 'compress_budget']
 
 # %% ../nbs/41_pipeline_budget.ipynb #b006
 TARGETS = ('latency', 'size')  # what the search minimises: the program's measured batch-1 latency, or its file size
@@ -129,6 +129,29 @@ def block_sparsity_pays(model:nn.Module,  # a ViT: its widest MLP layer is probe
     return dict(layer=f"{fc.out_features}×{fc.in_features} at {tokens} tokens", sparsity=sparsity, block=list(block), gain=gain,
                 pays=gain >= margin, latency_ms={k: v['latency_ms'] for k, v in t.items()}, size_bytes=size)
 
+# %% ../nbs/41_pipeline_budget.ipynb #b019b
+def int4_cost(model:nn.Module,  # a ViT: its first encoder block is probed at the model's widths and token count
+              folder,  # where the two probe programs are written (removed after)
+              example:torch.Tensor,  # a batch-1 input
+              runs:int=40) -> dict:
+    "Time one encoder block exported with all-int8 and all-int4 weights: `ratio` = int4 latency / int8 latency (None: int4 cannot run)."
+    from vitlab.deploy.mixed import export_mixed_pte
+    from vitlab.deploy.export import load_exported
+    one = copy.deepcopy(model).eval(); one.blocks = one.blocks[:1]
+    names, folder, files = list(vit_linears(one)), Path(folder), {}
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        for b in (8, 4):
+            try: files[b] = export_mixed_pte(one, {n: b for n in names}, folder/f'probe_int{b}.pte', example, overwrite=True)
+            except VitlabError as e:
+                if b == 8: raise
+                return dict(ratio=None, note=f"int4 weights cannot run here: {e.problem}")
+        t = latency_ms({f'int{b}': load_exported(f) for b, f in files.items()}, example, runs=runs)
+    finally:
+        for f in files.values(): f.unlink(missing_ok=True)
+    return dict(ratio=t['int4']['latency_ms']/t['int8']['latency_ms'], latency_ms={k: v['latency_ms'] for k, v in t.items()},
+                block=f"block 0 of {len(model.blocks)}, {len(names)} linear layers")
+
 # %% ../nbs/41_pipeline_budget.ipynb #b021
 def _name(ratio, head_ratio, share, sparsity=0.0) -> str:
     return (f"ratio {ratio:.3g}, heads {head_ratio:.3g}, int4 {share:.0%}" + (f", tiles {sparsity:.0%}" if sparsity else ''))
@@ -187,11 +210,12 @@ def screen(dense:nn.Module,  # the dense float ViT (left unchanged)
     return recs, models
 
 # %% ../nbs/41_pipeline_budget.ipynb #b023
-def pick_exports(recs:list, target:str, max_exports:int) -> list:
+def pick_exports(recs:list, target:str, max_exports:int,
+                 int4_factor:float=1.0) -> list:  # int4 / int8 latency on the runtime (`int4_cost`), for target='latency'
     "The screened records worth exporting: non-dominated in (estimated cost, eager drop) first, cheapest first, at most `max_exports`."
     ok = [r for r in recs if r.get('status') == 'screened']
     if not ok: return []
-    cost = (lambda r: r['flops']) if target == 'latency' else (lambda r: r['est_size_mb'])
+    cost = ((lambda r: r['flops']*(1 + (r.get('int4_share') or 0)*(int4_factor - 1))) if target == 'latency' else (lambda r: r['est_size_mb']))
     F = np.array([[cost(r), r['drop_eager']] for r in ok])
     order = [i for f in non_dominated_sort(F) for i in sorted(f, key=lambda i: (*F[i], ok[i]['est_size_mb']))]
     return [ok[i] for i in order[:max_exports]]
@@ -280,8 +304,10 @@ def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
     sp = [s for s in b['block_sparsity'] if s > 0]
     probe = block_sparsity_pays(dense, folder, max(sp), target=b['target']) if sp else None
     lap('tile probe')
+    c4 = int4_cost(dense, folder, example) if b['target'] == 'latency' and any(s > 0 for s in b['int4_shares']) else None
+    lap('int4 probe')
     recs, models = screen(dense, b, calib, example, hold, sensitivity, fit, b['recover_steps'], probe, seed, progress)
-    todo = pick_exports(recs, b['target'], b['max_exports'])
+    todo = pick_exports(recs, b['target'], b['max_exports'], (c4 or {}).get('ratio') or 1.0)
     lap('screen')
     cand = folder/'candidates'
     try:
@@ -295,7 +321,7 @@ def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
         if not r['best'] and 'file' in r: r['file'] = None  # measured, not kept
     dense_rec = dict(name='dense fp32', status='baseline (eager FP32)', acc=dense_acc, drop=0.0, latency_ms=dense_t.get('latency_ms'), size_mb=count_params(dense)*4/1e6,
                      params=count_params(dense), flops=next((r['flops'] for r in recs if r['ratio'] == 0 and r['head_ratio'] == 0), None))
-    out = dict(budget=b, dense=dense_rec, held_out=len(hold), probe=probe, seconds=clock, front=front(recs, b['target']), best=best['name'],
+    out = dict(budget=b, dense=dense_rec, held_out=len(hold), probe=probe, int4_probe=c4, seconds=clock, front=front(recs, b['target']), best=best['name'],
                records=recs, sensitivity=sensitivity)
     save_json(out, folder/'front.json')
     import matplotlib.pyplot as plt
@@ -345,6 +371,9 @@ def compress_budget(model_name:str, dense:nn.Module, rd, budget:dict, folder, ru
           f"int4 shares {', '.join(f'{x:.0%}' for x in b['int4_shares'])} (Fisher-ranked block parts, the rest int8; int8 dynamic activations)",
           (f"- tile sparsity: {'tried' if p['pays'] else 'left out'} — the runtime ran a {p['sparsity']:.0%} tile-sparse {p['layer']} layer "
            f"{p['gain']:.2f}× {'faster' if b['target'] == 'latency' else 'smaller'} than dense (needs {1.1:g}×)" if p else "- tile sparsity: not in the grid"),
+          *([f"- int4 weights: one encoder block ran {c4['ratio']:.2f}× as long with int4 as with int8 weights on the runtime; the export "
+             "order charges int4 layers' FLOPs that factor"] if (c4 := res.get('int4_probe')) and c4.get('ratio') else
+            [f"- int4 weights: {c4['note']}"] if c4 else []),
           f"- {sum(r.get('status') == 'measured' for r in recs)} programs exported and measured (front: {', '.join(res['front'])}); "
           f"{sum(str(r.get('status', '')).startswith('rejected') for r in recs)} rejected by the eager screen, "
           f"{sum(str(r.get('status', '')).startswith('skipped') for r in recs)} skipped",
