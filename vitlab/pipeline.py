@@ -294,6 +294,8 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
     if bad: raise VitlabError(f"unknown quantization mode {bad[0]!r}", f"use any of {', '.join(QUANT_MODES)}")
     check_backend(backend)
     if runs < 20: raise VitlabError(f"runs={runs} is too few for a stable median", "use runs >= 20")  # before hours of work, not after
+    if not isinstance(recover_steps, int) or recover_steps < 0:
+        raise VitlabError(f"recover_steps={recover_steps!r} is not a number of steps", "pass 0 (no recovery) or a positive whole number")
     if budget is not None:
         from vitlab.budget import check_budget
         check_budget(budget)
