@@ -56,23 +56,19 @@ def check_budget(budget:dict) -> dict:
     return out
 
 # %% ../nbs/41_pipeline_budget.ipynb #b009
-def _runnable(model, bits:dict, group_size:int=32) -> dict:
-    "`bits` with 4-bit layers whose input width is not a multiple of `group_size` moved to 8 bits (XNNPACK delegates groups of 32 only)."
-    lins = vit_linears(model)
-    return {n: 8 if b == 4 and lins[n].in_features % group_size else b for n, b in bits.items()}
-
 def bit_plans(model:nn.Module,  # the (pruned) ViT the plans are for
               sensitivity:dict,  # `{block part: Ω_c}`, e.g. fisher_sensitivity(dense, calib, level='part')
               shares=(0, 1/3, 2/3, 1)) -> list[dict]:  # fractions of the weights to give 4 bits
     "One `{layer: 4 or 8}` per share: the least-perturbation (Eq. 16) int4/int8 split whose int4 part holds at least that share."
     from vitlab.quant.pareto import perturbation_table, exact_frontier, layer_bits
+    from vitlab.deploy.mixed import runnable_bits
     table = perturbation_table(model, sensitivity, bits=(4, 8))
     S, O, sel = exact_frontier(table['numel'], table['omega'], table['bits'])
     n = int(table['numel'].sum())
     plans = []
     for s in shares:
         i = int(np.searchsorted(S, n*8 - s*n*4 + 1e-6, side='right')) - 1  # size ≤ 8 bits − 4·share bits per weight
-        p = _runnable(model, layer_bits(table, sel[max(i, 0)]))
+        p = runnable_bits(model, layer_bits(table, sel[max(i, 0)]))  # int4 only where XNNPACK can group the layer
         if p not in plans: plans.append(p)
     return plans
 

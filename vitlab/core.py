@@ -100,7 +100,7 @@ def save_weights(model_or_sd, path, metadata:dict|None=None, half:bool=False, ov
     return Path(path)
 
 # %% ../nbs/00_core.ipynb #c019
-def read_weights(path) -> tuple[dict, dict]:
+def read_weights(path, tensors:bool=True) -> tuple[dict, dict]:  # tensors=False: the header's metadata only (`{}` for the tensors)
     "Read a safetensors file into `(tensors, metadata)`; a missing or corrupted file raises `VitlabError`."
     from safetensors import safe_open
     path = Path(path)
@@ -108,7 +108,7 @@ def read_weights(path) -> tuple[dict, dict]:
     try:
         with safe_open(str(path), framework='pt') as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except Exception as e:
         raise VitlabError(f"{path} is not a readable safetensors file ({type(e).__name__}: {e})",
                           "the file is truncated or corrupted; copy or save it again") from None
@@ -138,14 +138,7 @@ def read_plan(path,  # a safetensors file written by vitlab (`save_pruned`, `sav
               key:str='vitlab_plan',  # the metadata entry holding the plan
               what:str='pruning plan') -> dict:  # how the plan is named in errors
     "The JSON plan stored in a safetensors file's metadata (only the header is read; nothing is unpickled)."
-    from safetensors import safe_open
-    path = Path(path)
-    if not path.exists(): raise VitlabError(f"weights file {path} does not exist", "check the path, or save the weights first")
-    try:
-        with safe_open(str(path), framework='pt') as f: meta = f.metadata() or {}
-    except Exception as e:
-        raise VitlabError(f"{path} is not a readable safetensors file ({type(e).__name__}: {e})",
-                          "the file is truncated or corrupted; copy or save it again") from None
+    _, meta = read_weights(path, tensors=False)
     if key not in meta: raise VitlabError(f"{path} holds no {what}", "load dense weights with vitlab.core.load_weights")
     try: plan = json.loads(meta[key])
     except json.JSONDecodeError as e: raise VitlabError(f"the {what} in {path} is not valid JSON ({e})", "the file is corrupted; save it again") from None

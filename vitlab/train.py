@@ -95,7 +95,7 @@ class _OnDevice:
 # %% ../nbs/04_train.ipynb #40d85884
 def fit(model:nn.Module,  # the model to train (in place)
         train_ds:Dataset,  # `(image, label)` pairs
-        epochs:int=1,  # passes over `train_ds`
+        epochs:int|None=1,  # passes over `train_ds` (None: as many as `max_steps` needs)
         lr:float=1e-3,  # peak learning rate of the one-cycle schedule
         batch_size:int=128,  # the global batch (split across processes under torchrun)
         weight_decay:float=0.05,
@@ -113,10 +113,12 @@ def fit(model:nn.Module,  # the model to train (in place)
         progress:bool=True) -> list[dict]:  # a bar and one line per epoch (rank 0); False prints nothing
     "Train `model` with AdamW + one-cycle, optionally distilling from `teacher`; returns one record per epoch."
     from vitlab.measure import accuracy
-    if epochs < 1 or batch_size < 1: raise VitlabError(f"epochs={epochs}, batch_size={batch_size}", "both must be positive integers")
+    if epochs is None and not max_steps: raise VitlabError("epochs=None needs max_steps", "pass a number of epochs, or max_steps")
+    if (epochs is not None and epochs < 1) or batch_size < 1: raise VitlabError(f"epochs={epochs}, batch_size={batch_size}", "both must be positive integers")
     if lr <= 0: raise VitlabError(f"lr={lr} must be positive", "pass a learning rate such as 1e-3")
     check_fraction(warmup, 'warmup'); check_fraction(label_smoothing, 'label_smoothing'); check_fraction(kd_alpha, 'kd_alpha', include_high=True)
     rank, world, device = distributed()
+    if epochs is None: epochs = math.ceil(max_steps/_n_batches(train_ds, batch_size, world))  # as many passes as max_steps needs
     if world > 1 and batch_size < world: raise VitlabError(f"batch_size={batch_size} is smaller than the {world} processes", f"pass a global batch_size of at least {world}")
     if device is not None: model.to(device); teacher is not None and teacher.to(device)
     device = device or next(model.parameters()).device

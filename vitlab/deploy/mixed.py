@@ -11,7 +11,8 @@ from ..core import VitlabError, atomic_path
 from ..models import check_vit, vit_linears
 
 # %% auto #0
-__all__ = ['REAL_WEIGHT_BITS', 'XNNPACK_GROUP', 'real_weight_bits', 'mixed_configs', 'quantize_mixed', 'export_mixed_pte']
+__all__ = ['REAL_WEIGHT_BITS', 'XNNPACK_GROUP', 'real_weight_bits', 'runnable_bits', 'mixed_configs', 'quantize_mixed',
+           'export_mixed_pte']
 
 # %% ../../nbs/35_deploy_mixed.ipynb #c006
 REAL_WEIGHT_BITS = (4, 8)  # weight bit-widths XNNPACK executes (int8 dynamic activations)
@@ -46,6 +47,14 @@ def _group(n:int, group_size:int, name:str) -> int:
                                     f"{XNNPACK_GROUP}, and XNNPACK runs 4-bit weights only in groups of a multiple of {XNNPACK_GROUP}",
                                     f"use 8-bit weights for {name}, or prune the model so that it keeps a multiple of {XNNPACK_GROUP} input features")
     return g
+
+def runnable_bits(model:nn.Module, bits:dict, group_size:int=32) -> dict:
+    "`{layer: bits}` with every 4-bit layer XNNPACK cannot group (its width not a multiple of 32) moved to 8 bits."
+    lins = vit_linears(model)
+    def groups(n):
+        try: return _group(lins[n].in_features, group_size, n)
+        except VitlabError: return None
+    return {n: 8 if b == 4 and groups(n) is None else b for n, b in bits.items()}
 
 def mixed_configs(model:nn.Module, bits, group_size:int=32) -> dict:
     "torchao `Int8DynamicActivationIntxWeightConfig` per layer name for `bits` (int8 per channel, int4 group-wise)."

@@ -244,7 +244,6 @@ def load_pruned(path) -> nn.Module:
 def recover(model:nn.Module, teacher:nn.Module, train_ds, epochs:int=1, lr:float=3e-4, batch_size:int=128,
             kd_T:float=2.0, kd_alpha:float=0.7, max_steps:int|None=None, seed:int=0, progress:bool=True, **kwargs) -> list[dict]:
     "Fine-tune a pruned `model` with knowledge distillation from `teacher` (the dense model); returns the history."
-    from vitlab.train import fit, _n_batches
-    if max_steps: epochs = max(epochs, math.ceil(max_steps/_n_batches(train_ds, batch_size)))  # max_steps may span several epochs
-    return fit(model, train_ds, epochs=epochs, lr=lr, batch_size=batch_size, warmup=0.05, teacher=teacher, kd_T=kd_T,
+    from vitlab.train import fit  # with max_steps, as many epochs as the steps need
+    return fit(model, train_ds, epochs=None if max_steps else epochs, lr=lr, batch_size=batch_size, warmup=0.05, teacher=teacher, kd_T=kd_T,
                kd_alpha=kd_alpha, max_steps=max_steps, seed=seed, progress=progress, **kwargs)
