@@ -21,8 +21,10 @@ __all__ = ['COLUMNS', 'predict', 'accuracy', 'agreement', 'count_params', 'count
 # %% ../nbs/03_measure.ipynb #26b7c4b6
 @torch.no_grad()
 def predict(model, data, batch_size:int=256) -> tuple[torch.Tensor, torch.Tensor]:
-    "Logits and labels of `model` over `data` (a `Dataset` or `DataLoader` of `(images, labels)`)."
-    if isinstance(model, nn.Module): model.eval()
+    "Logits and labels of `model` over `data` (a `Dataset` or `DataLoader` of `(images, labels)`); a module on a GPU gets its batches there."
+    dev = None
+    if isinstance(model, nn.Module):
+        model.eval(); dev = next(model.parameters(), torch.empty(0)).device
     if isinstance(data, TensorImages):
         batches = (data.batch(torch.arange(i, min(i+batch_size, len(data)))) for i in range(0, len(data), batch_size))
     elif isinstance(data, DataLoader): batches = data
@@ -30,8 +32,9 @@ def predict(model, data, batch_size:int=256) -> tuple[torch.Tensor, torch.Tensor
     else: raise VitlabError(f"cannot evaluate on {type(data).__name__}", "pass a torch Dataset or DataLoader of (image, label)")
     outs, ys = [], []
     for xb, yb in batches:
-        out = model(xb)
-        outs.append(out[0] if isinstance(out, (tuple, list)) else out); ys.append(torch.as_tensor(yb))
+        out = model(xb if dev is None or dev.type == 'cpu' else xb.to(dev))
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        outs.append(out.cpu()); ys.append(torch.as_tensor(yb))
     return torch.cat(outs).float(), torch.cat(ys)
 
 # %% ../nbs/03_measure.ipynb #64c16985

@@ -87,11 +87,6 @@ def _weighted(model):
     ps = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     return [p for n, p in ps if decay(n, p)], [p for n, p in ps if not decay(n, p)]
 
-class _OnDevice:
-    "Calls `model` on `device` and returns the output on the CPU (for evaluating a GPU model on CPU batches)."
-    def __init__(self, model, device): self.model, self.device = model, device
-    def __call__(self, x): return self.model(x.to(self.device)).cpu()
-
 # %% ../nbs/04_train.ipynb #40d85884
 def fit(model:nn.Module,  # the model to train (in place)
         train_ds:Dataset,  # `(image, label)` pairs
@@ -154,7 +149,7 @@ def fit(model:nn.Module,  # the model to train (in place)
         if world > 1: dist.all_reduce(tot)
         rec = dict(epoch=epoch+1, train_loss=(tot[0]/tot[1].clamp(min=1)).item(), minutes=(time.time()-t0)/60, lr=sched.get_last_lr()[0])
         if valid_ds is not None:
-            model.eval(); rec['valid_acc'] = accuracy(model if device.type == 'cpu' else _OnDevice(model, device), valid_ds)
+            model.eval(); rec['valid_acc'] = accuracy(model, valid_ds)  # on the model's device
         history.append(rec)
         line = ' '.join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k,v in rec.items())
         if talk: print(line, flush=True)
