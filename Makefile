@@ -29,7 +29,7 @@ setup: $(STAMP)
 $(STAMP): settings.ini setup.py
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,export]"
+	$(BIN)/python -m pip install -q -e ".[dev,runtimes]"
 	touch $(STAMP)
 
 data:

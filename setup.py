@@ -25,6 +25,7 @@ min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 export_requirements = shlex.split(cfg.get('export_requirements', ''))
+runtime_extras = {k: shlex.split(cfg.get(f'{k}_requirements', '')) for k in ('litert', 'onnx', 'openvino')}  # one extra per phone runtime
 
 setuptools.setup(
     name = cfg['lib_name'],
@@ -39,7 +40,8 @@ setuptools.setup(
     include_package_data = True,
     package_data = {cfg['lib_name']: ['assets/*.safetensors', 'assets/*.json']},
     install_requires = requirements,
-    extras_require={'dev': dev_requirements, 'export': export_requirements},
+    extras_require={'dev': dev_requirements, 'export': export_requirements, **runtime_extras,
+                    'runtimes': export_requirements + sum(runtime_extras.values(), [])},
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

@@ -24,13 +24,25 @@ def test_pipeline_report_axes_and_widgets(tmp_path):
     ex = explore(pipeline_like_report(tmp_path))
     assert [r['precision'] for r in ex.records] == ['fp32', 'fp32', 'fp16', 'int8_dynamic', 'int8_static', 'int8_dynamic', 'fp32', 'int8_dynamic']
     assert [r['runtime'] for r in ex.records] == ['eager']*5 + ['lite', 'executorch', 'executorch']
-    assert ex.runtime.options == ('all', 'eager', 'lite', 'executorch')
+    assert ex.runtime.options == ('all', 'eager', 'executorch', 'lite')
     ex.runtime.value = 'executorch'
     assert [r['name'] for r in ex.selected] == ['pruned 0.09375 ExecuTorch fp32', 'pruned 0.09375 ExecuTorch int8']
     assert ex.table.value.count('<tr>') == 3 and 'ExecuTorch int8' in ex.table.value
     ex.runtime.value, ex.ratio.value = 'all', (0.0, 0.0)
     assert [r['name'] for r in ex.selected] == ['dense fp32']
     assert [t.get_text() for t in ex.fig.axes[0].texts] == ['dense fp32']
+
+def test_runtime_and_precision_come_from_the_records(tmp_path):
+    "A record's own fields decide its axes, whatever its name says (a budget candidate is named by its settings)."
+    recs = [dict(name='dense fp32', acc=0.89, size_mb=21.4, latency_ms=9.0, baseline=True, ratio=0.0, precision='fp32', runtime='eager'),
+            dict(name='ratio 0.5, heads 0, int4 0%', acc=0.88, size_mb=3.0, latency_ms=0.4, ratio=0.5, precision='int8', runtime='litert', file='budget_best.tflite'),
+            dict(name='ratio 0.25, heads 0, int4 33%', acc=0.885, size_mb=3.7, latency_ms=1.7, ratio=0.25, precision='int4+int8', runtime='executorch', file='c.pte')]
+    (tmp_path/'report.json').write_text(json.dumps(recs))
+    ex = explore(tmp_path)
+    assert [(r['runtime'], r['precision']) for r in ex.records] == [('eager', 'fp32'), ('litert', 'int8'), ('executorch', 'int4+int8')]
+    assert ex.runtime.options == ('all', 'eager', 'executorch', 'litert')
+    ex.runtime.value = 'litert'
+    assert [r['name'] for r in ex.selected] == ['ratio 0.5, heads 0, int4 0%']
 
 def test_tutorial_records(tmp_path):
     recs = load_records(json.loads(TUTORIAL_RECORDS.read_text()))

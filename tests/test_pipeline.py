@@ -22,14 +22,26 @@ def test_compress_writes_a_complete_report(tmp_path):
     assert int8['params'] < dense['params']                  # pruned
     assert abs(int8['acc'] - dense['acc']) < 0.03            # 3/32 pruning + int8 costs little
     names = {p.name for p in out.iterdir()}
-    assert {'report.json', 'report.md', 'tradeoffs.png', 'pruned.safetensors', 'pruned_lite.ptl', 'pruned_fp32.pte', 'pruned_int8.pte'} <= names
+    from vitlab.deploy.runtimes import installed_runtimes, RUNTIMES
+    rts = installed_runtimes()
+    assert {'report.json', 'report.md', 'tradeoffs.png', 'pruned.safetensors', 'pruned_fp32.pte'} <= names
+    assert {f'pruned_int8{RUNTIMES[r].suffix}' for r in rts} <= names     # one int8 file per installed runtime
+    assert {r['runtime'] for r in rep if r['file']} == set(rts)            # records say their runtime (not their names)
+    assert {r['runtime'] for r in rep if not r['file']} == {'eager'}
+    assert all(r['threads'] in (1, 2) and set(r['by_threads']) == {'1', '2'} for r in rep)  # timed at both, reported at the best
+    assert all(r['latency_ms'] == min(r['by_threads'].values()) for r in rep)
+    assert all(isinstance(r['timing_busy'], bool) for r in rep)
     for r in rep:                                            # what each accuracy was measured on
         assert r['acc_on'] == ('subset' if r['file'] or 'fp16' in r['name'] else 'test') and 0 <= r['acc_subset'] <= 1, r
     assert all(r['agreement'] > 0.95 for r in rep if r['file'])
     best = [r for r in rep if r['best']]                    # the one recommended deployable file
-    assert len(best) == 1 and Path(best[0]['file']).suffix in ('.pte', '.ptl') and (out/best[0]['file']).exists()
+    assert len(best) == 1 and best[0]['runtime'] in rts and (out/best[0]['file']).exists()
+    files = [r for r in rep if r['file']]
+    ok = [r for r in files if by['dense fp32']['acc'] - r['acc_est'] <= 0.01 + 1e-9]
+    assert best[0]['latency_ms'] == min(r['latency_ms'] for r in ok)    # the fastest within the preset's 1 pt, across runtimes
     md = (out/'report.md').read_text()
-    assert '| dense fp32 |' in md and 'Export round trips' in md and 'Fashion-MNIST test, 500 images' in md
+    assert '| dense fp32 | eager |' in md and 'Export round trips' in md and 'Fashion-MNIST test, 500 images' in md
+    assert 'timing: batch 1' in md and 'runtimes: ' in md
     assert 'recovery skipped: pruning cost' in md or 'distillation steps' in md
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('.report')]  # no temporary folder left
 
@@ -55,3 +67,26 @@ def test_unknown_preset_is_refused(tmp_path):
     with pytest.raises(VitlabError, match="unknown preset 'fastest'.*paper, balanced, fast"):
         compress(out=tmp_path/'r', preset='fastest', progress=False)
     assert list(tmp_path.iterdir()) == []
+
+def test_unknown_or_missing_runtime_is_refused(tmp_path):
+    with pytest.raises(VitlabError, match="unknown runtime 'tensorrt'"):
+        compress(out=tmp_path/'r', runtimes='litert,tensorrt', progress=False)
+    with pytest.raises(VitlabError, match="unknown runtime 'coreml'"):
+        compress(out=tmp_path/'r', runtime='coreml', progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+def test_missing_runtime_names_its_extra(tmp_path, monkeypatch):
+    import vitlab.deploy.runtimes as R
+    monkeypatch.setattr(R.importlib.util, 'find_spec', lambda name, *a: None if name == 'openvino' else object())
+    with pytest.raises(VitlabError, match=r'pip install "vitlab\[openvino\]"'):
+        compress(out=tmp_path/'r', runtimes='openvino', progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+def test_runtime_restricts_the_recommendation(tmp_path):
+    out = tmp_path/'r'
+    recs = compress(out=out, ratio=1/8, recover_steps=0, runs=20, eval_images=200, quant=(), runtimes='executorch,litert',
+                    runtime='executorch', progress=False)
+    assert {r['runtime'] for r in recs if r['file']} == {'executorch', 'litert'}
+    best = [r for r in recs if r['best']]
+    assert len(best) == 1 and best[0]['runtime'] == 'executorch'
+    assert 'on ExecuTorch' in (out/'report.md').read_text()

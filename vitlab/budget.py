@@ -28,7 +28,8 @@ BUDGET_DEFAULTS = dict(ratios=(0, 1/8, 1/4, 3/8, 1/2),  # structured channel rat
                        max_exports=6,  # programs exported and measured (the costly step)
                        recover_steps=100,  # distillation steps for a pruning level that costs more than half the budget
                        held_out=2000,  # held-out training images every candidate is scored on
-                       slack=0.25)  # top-1 points the eager screen may exceed max_drop by and still be exported
+                       slack=0.25,  # top-1 points the eager screen may exceed max_drop by and still be exported
+                       runtime='executorch')  # the runtime the candidates are exported to and timed on (int4 weights: ExecuTorch only)
 
 def _fractions(v, key):
     vs = v if isinstance(v, (list, tuple)) else [v]
@@ -49,6 +50,10 @@ def check_budget(budget:dict) -> dict:
     if t not in TARGETS: raise VitlabError(f"unknown budget target {t!r}", f"use one of {', '.join(TARGETS)}")
     out = dict(BUDGET_DEFAULTS, **{k: v for k, v in budget.items() if k in BUDGET_DEFAULTS}, max_drop=float(d), target=t)
     for k in ('ratios', 'head_ratios', 'int4_shares', 'block_sparsity'): out[k] = _fractions(out[k], k)
+    from vitlab.deploy.runtimes import check_runtimes
+    out['runtime'] = check_runtimes([out['runtime']])[0]
+    if out['runtime'] != 'executorch' and any(s > 0 for s in out['int4_shares']):
+        out['int4_shares'] = (0.0,)  # int4 weights have a kernel on ExecuTorch/XNNPACK only: the other runtimes get int8 plans
     for k, lo in (('max_exports', 1), ('recover_steps', 0), ('held_out', 1)):
         v = out[k]
         if isinstance(v, bool) or not isinstance(v, int) or v < lo: raise VitlabError(f"budget {k}={v!r}", f"pass an integer ≥ {lo}, e.g. {k}={BUDGET_DEFAULTS[k]}")
@@ -101,9 +106,10 @@ def prune_candidate(dense:nn.Module, ratio:float, head_ratio:float, calib, examp
 # %% ../nbs/41_pipeline_budget.ipynb #b017
 def block_sparsity_pays(model:nn.Module,  # a ViT: its widest MLP layer is probed at its own token count
                         folder,  # where the two probe programs are written (removed after)
-                        sparsity:float=0.5, block=(16, 16), target:str='latency', margin:float=1.1, runs:int=40) -> dict:
+                        sparsity:float=0.5, block=(16, 16), target:str='latency', margin:float=1.1, runs:int=40,
+                        runtime:str='executorch') -> dict:  # the runtime the two probe layers run on (fp32)
     "Export one MLP layer dense and with `sparsity` of its tiles zeroed; does the runtime run (or store) the sparse one `margin`× better?"
-    from vitlab.deploy.export import export_pte, load_exported
+    from vitlab.deploy.runtimes import export_as, load_exported, RUNTIMES
     from vitlab.prune.block import block_expand
     from vitlab.measure import example_input
     fc = max((b.mlp.fc1 for b in model.blocks), key=lambda l: l.weight.numel())
@@ -114,13 +120,15 @@ def block_sparsity_pays(model:nn.Module,  # a ViT: its widest MLP layer is probe
     keep = torch.rand(fc.out_features//bh, fc.in_features//bw, generator=torch.Generator().manual_seed(0)) >= sparsity
     with torch.no_grad(): sparse.weight[:keep.shape[0]*bh, :keep.shape[1]*bw] *= block_expand(keep, block).float()
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    suf = RUNTIMES[runtime].suffix
     try:
-        files = {k: export_pte(l, folder/f'probe_{k}.pte', x, overwrite=True) for k, l in (('dense', fc), ('sparse', sparse))}
+        files = {k: export_as(runtime, l, folder/f'probe_{k}{suf}', x, 'fp32', overwrite=True) for k, l in (('dense', fc), ('sparse', sparse))}
         progs = {k: load_exported(f) for k, f in files.items()}
         t = latency_ms(progs, x, runs=runs)
         size = {k: f.stat().st_size for k, f in files.items()}
     finally:
-        for k in ('dense', 'sparse'): (folder/f'probe_{k}.pte').unlink(missing_ok=True)
+        for k in ('dense', 'sparse'):
+            for f in (folder/f'probe_{k}{suf}', folder/f'probe_{k}.bin'): f.unlink(missing_ok=True)
     gain = t['dense']['latency_ms']/t['sparse']['latency_ms'] if target == 'latency' else size['dense']/size['sparse']
     return dict(layer=f"{fc.out_features}×{fc.in_features} at {tokens} tokens", sparsity=sparsity, block=list(block), gain=gain,
                 pays=gain >= margin, latency_ms={k: v['latency_ms'] for k, v in t.items()}, size_bytes=size)
@@ -132,7 +140,7 @@ def int4_cost(model:nn.Module,  # a ViT: its first encoder block is probed at th
               runs:int=40) -> dict:
     "Time one encoder block exported with all-int8 and all-int4 weights: `ratio` = int4 latency / int8 latency (None: int4 cannot run)."
     from vitlab.deploy.mixed import export_mixed_pte
-    from vitlab.deploy.export import load_exported
+    from vitlab.deploy.runtimes import load_exported
     one = copy.deepcopy(model).eval(); one.blocks = one.blocks[:1]
     names, folder, files = list(vit_linears(one)), Path(folder), {}
     folder.mkdir(parents=True, exist_ok=True)
@@ -218,17 +226,22 @@ def pick_exports(recs:list, target:str, max_exports:int,
 
 # %% ../nbs/41_pipeline_budget.ipynb #b026
 def measure_programs(recs:list, models:dict, dense:nn.Module, folder, example, hold, dense_acc:float,
-                     runs:int=30, progress:bool=True) -> dict:
-    "Export each record's model as an XNNPACK program, score it on the held-out images, time all with the dense FP32 model."
+                     runs:int=30, progress:bool=True,
+                     runtime:str='executorch',  # ExecuTorch takes each record's int4/int8 bits; the other runtimes their int8 recipe
+                     calib=None) -> dict:  # calibration batches, for runtimes whose int8 is static
+    "Export each record's model to `runtime`, score it on the held-out images, time all with the dense FP32 model."
     from vitlab.deploy.mixed import export_mixed_pte
-    from vitlab.deploy.export import load_exported
+    from vitlab.deploy.runtimes import export_as, load_exported, file_mb, RUNTIMES
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     progs = {}
     for i, r in enumerate(tqdm(recs, desc='export', disable=not progress)):
-        try: f = export_mixed_pte(models[r['name']], r['bits'], folder/f'candidate_{i}.pte', example, overwrite=True)
+        f = folder/f'candidate_{i}{RUNTIMES[runtime].suffix}'
+        try: f = (export_mixed_pte(models[r['name']], r['bits'], f, example, overwrite=True) if runtime == 'executorch'
+                  else export_as(runtime, models[r['name']], f, example, 'int8', calib, overwrite=True))
         except VitlabError as e: r['status'] = f"export failed: {e.problem}"; continue
         progs[r['name']] = load_exported(f)
-        r.update(file=f.name, size_mb=f.stat().st_size/1e6, acc=accuracy(progs[r['name']], hold), status='measured')
+        r.update(file=f.name, size_mb=file_mb(f), acc=accuracy(progs[r['name']], hold), status='measured', runtime=runtime,
+                 precision='int4+int8' if r.get('int4_share') else 'int8')
         r['drop'] = 100*(dense_acc - r['acc'])
     t = latency_ms({'dense fp32': dense, **progs}, example, runs=runs)
     for r in recs:
@@ -298,7 +311,7 @@ def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
     if sensitivity is None: sensitivity = fisher_sensitivity(dense, calib, level='part', progress=False)
     lap('sensitivity')
     sp = [s for s in b['block_sparsity'] if s > 0]
-    probe = block_sparsity_pays(dense, folder, max(sp), target=b['target']) if sp else None
+    probe = block_sparsity_pays(dense, folder, max(sp), target=b['target'], runtime=b['runtime']) if sp else None
     lap('tile probe')
     c4 = int4_cost(dense, folder, example) if b['target'] == 'latency' and any(s > 0 for s in b['int4_shares']) else None
     lap('int4 probe')
@@ -307,10 +320,13 @@ def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
     lap('screen')
     cand = folder/'candidates'
     try:
-        dense_t = measure_programs(todo, models, dense, cand, example, hold, dense_acc, runs, progress) if todo else {}
+        dense_t = measure_programs(todo, models, dense, cand, example, hold, dense_acc, runs, progress, b['runtime'], calib) if todo else {}
         lap('export and measure')
         best = choose(recs, b['max_drop'], b['target'])
-        (cand/best['file']).replace(folder/'budget_best.pte'); best['file'] = 'budget_best.pte'
+        keep = Path(best['file'])
+        for f in ([cand/keep] + ([cand/keep.with_suffix('.bin')] if keep.suffix == '.xml' else []))[::-1]:  # OpenVINO: its .bin before the .xml
+            f.replace(folder/f'budget_best{f.suffix}')
+        best['file'] = f'budget_best{keep.suffix}'
     finally: shutil.rmtree(cand, ignore_errors=True)
     for r in recs:
         r['best'] = r is best
@@ -342,6 +358,7 @@ def held_out_images(dense:nn.Module, rd, n:int, seed:int=0):
 def compress_budget(model_name:str, dense:nn.Module, rd, budget:dict, folder, runs:int=30, seed:int=0, progress:bool=True) -> list[dict]:
     "`compress(budget=…)`: search, then report.json (one `best` record with its file), report.md, front.json and front.png in `folder`."
     from vitlab.measure import records_table
+    from vitlab.deploy.runtimes import RUNTIMES
     from vitlab.core import atomic_write_text
     b = check_budget(budget)
     hold = held_out_images(dense, rd, b['held_out'], seed)
@@ -353,14 +370,14 @@ def compress_budget(model_name:str, dense:nn.Module, rd, budget:dict, folder, ru
         for k in ('file', 'acc', 'drop', 'latency_ms', 'size_mb', 'speedup'): r.setdefault(k, None)
         r.update(baseline=r.get('baseline', False), acc_on='held-out' if r['acc'] is not None else None)
     if rd.subset is not None:
-        from vitlab.deploy.export import load_exported
+        from vitlab.deploy.runtimes import load_exported
         recs[0]['acc_subset'] = accuracy(dense, rd.subset)
         best = next(r for r in recs if r['best']); best['acc_subset'] = accuracy(load_exported(Path(folder)/best['file']), rd.subset)
     save_json(recs, Path(folder)/'report.json')
     held = f"{len(hold):,} held-out training images" if rd.holdout is not None else f"{len(hold):,} random images labelled by the dense model (no data given)"
     p = res['probe']
     md = [f"# vitlab compress --budget: {model_name}", '',
-          f"- budget: at most {b['max_drop']:g} pt top-1 on {held}; target: {b['target']} of the exported ExecuTorch/XNNPACK program",
+          f"- budget: at most {b['max_drop']:g} pt top-1 on {held}; target: {b['target']} of the exported {RUNTIMES[b['runtime']].label} program",
           f"- recommended file: `{best['file']}` ({best['name']}: {best['latency_ms']:.2f} ms, {best['size_mb']:.2f} MB, "
           f"−{best['drop']:.2f} pt held out" + (f", top-1 {best['acc_subset']:.2%} on {rd.subset_name} vs dense {recs[0]['acc_subset']:.2%}" if rd.subset is not None else '') + ')',
           f"- grid: ratios {', '.join(f'{x:.3g}' for x in b['ratios'])}; head ratios {', '.join(f'{x:.3g}' for x in b['head_ratios'])}; "

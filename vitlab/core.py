@@ -4,14 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #c002
 from __future__ import annotations
-import os, json, random, tempfile, contextlib
+import os, json, random, tempfile, contextlib, importlib
 from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['VitlabError', 'check_fraction', 'seed_everything', 'atomic_path', 'atomic_write_text', 'save_json', 'load_json',
-           'save_weights', 'read_weights', 'load_weights', 'read_plan']
+__all__ = ['VitlabError', 'check_fraction', 'import_extra', 'seed_everything', 'atomic_path', 'atomic_write_text', 'save_json',
+           'load_json', 'save_weights', 'read_weights', 'load_weights', 'read_plan']
 
 # %% ../nbs/00_core.ipynb #c005
 class VitlabError(ValueError):
@@ -30,6 +30,15 @@ def check_fraction(x, name:str='fraction', low:float=0.0, high:float=1.0, includ
         raise VitlabError(f"{name}={x!r} is outside [{low}, {high}{']' if include_high else ')'}",
                           f"pass a fraction such as 0.25 (a percentage like 25 must be written 0.25)")
     return v
+
+# %% ../nbs/00_core.ipynb #c009b
+def import_extra(module:str,  # the module to import, e.g. 'onnxruntime'
+                 extra:str):  # vitlab's extra that installs it, e.g. 'onnx'
+    "Import and return `module`; if it is missing, a `VitlabError` naming the `pip install` of vitlab's `extra`."
+    try: return importlib.import_module(module)
+    except ImportError as e:
+        raise VitlabError(f"{module} is not installed ({e.msg}); it comes with vitlab's {extra!r} extra",
+                          f'pip install "vitlab[{extra}]"  (or, in a clone: pip install -e ".[{extra}]")') from None
 
 # %% ../nbs/00_core.ipynb #c011
 def seed_everything(seed:int=0,  # the seed for `random`, NumPy and torch

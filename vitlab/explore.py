@@ -10,14 +10,14 @@ from pathlib import Path
 from fastcore.basics import patch
 from .core import VitlabError
 from .measure import records_table, acc_range, MarkdownTable
+from .deploy.runtimes import RUNTIME_NAMES
 
 # %% auto #0
-__all__ = ['RUNTIMES', 'PRECISIONS', 'record_axes', 'load_records', 'select_records', 'pareto_front', 'plot_tradeoff',
-           'plot_grouped', 'Explorer', 'explore']
+__all__ = ['PRECISIONS', 'record_axes', 'load_records', 'select_records', 'pareto_front', 'plot_tradeoff', 'plot_grouped',
+           'Explorer', 'explore']
 
 # %% ../nbs/50_explore.ipynb #c005
-RUNTIMES = ('eager', 'lite', 'executorch')  # eager PyTorch, the TorchScript Lite interpreter, ExecuTorch
-PRECISIONS = ('fp32', 'fp16', 'int8_dynamic', 'int8_static')  # fp32 and the quantization modes
+PRECISIONS = ('fp32', 'fp16', 'int8_dynamic', 'int8_static', 'int8', 'int4+int8')  # eager modes, then exported programs' precisions
 
 def _ratio(name:str) -> float:
     if re.search(r'\bdense\b', name): return 0.0
@@ -33,12 +33,15 @@ def _precision(name:str) -> str:
 
 def _runtime(name:str) -> str:
     n = name.lower()
+    if 'litert' in n or n.endswith('.tflite'): return 'litert'
+    if 'onnx' in n: return 'onnx'
+    if 'openvino' in n or n.endswith('.xml'): return 'openvino'
     if 'lite' in n or n.endswith('.ptl'): return 'lite'
     if 'executorch' in n or re.search(r'\bet\b', n) or n.endswith('.pte'): return 'executorch'
     return 'eager'
 
 def record_axes(rec:dict) -> dict:
-    "The pruning `ratio`, `precision` and `runtime` of a measurement record, from its keys or else its name."
+    "The pruning `ratio`, `precision` and `runtime` of a record: its own fields (vitlab writes them), else read from its name (older reports)."
     name = str(rec.get('name', ''))
     ratio = rec.get('ratio'); ratio = _ratio(name) if ratio is None else float(ratio)
     prec = rec.get('mode') or rec.get('precision') or _precision(name)
@@ -140,7 +143,7 @@ class Explorer:
                                             layout=W.Layout(width='420px'))
         opts = lambda key, order: ['all'] + sorted({r[key] for r in self.records}, key=lambda v: (order.index(v) if v in order else 99, v))
         self.precision = W.Dropdown(options=opts('precision', PRECISIONS), value='all', description='precision')
-        self.runtime = W.Dropdown(options=opts('runtime', RUNTIMES), value='all', description='runtime')
+        self.runtime = W.Dropdown(options=opts('runtime', ('eager',) + RUNTIME_NAMES), value='all', description='runtime')
         self.table, self.plot = W.HTML(), W.Output()
         for w in (self.ratio, self.precision, self.runtime): w.observe(lambda _: self.update(), names='value')
         self.widget = W.VBox([W.HBox([self.ratio, self.precision, self.runtime]), self.plot, self.table])

@@ -144,7 +144,8 @@ def measure_models(models:dict,  # name -> model (or any callable on a batch)
                    baseline:str|None=None,  # name of the baseline (default: the first model)
                    example=None, runs:int=30, warmup:int=5, threads:int|None=None,
                    files:dict|None=None,  # name -> file whose size is reported (default: the model's `.path`, else its state dict)
-                   flops:dict|None=None, weights_mb:dict|None=None) -> list[dict]:
+                   flops:dict|None=None, weights_mb:dict|None=None,
+                   latency:dict|None=None) -> list[dict]:  # name -> a latency record already timed (e.g. by `vitlab.deploy.runtimes.time_programs`): no timing here
     "Records for several models, latency timed interleaved; `speedup` = baseline latency / latency."
     if not models: raise VitlabError("no models to measure", "pass a dict of name -> model")
     baseline = baseline or next(iter(models))
@@ -160,7 +161,7 @@ def measure_models(models:dict,  # name -> model (or any callable on a batch)
         recs.append(dict(name=k, acc=accuracy(m, data) if data is not None else None,
                          params=count_params(m) if isinstance(m, nn.Module) else None,
                          flops=flops.get(k) or count_flops(m, x), size_mb=sz, peak_mb=w + act, act_peak_mb=act))
-    lat = latency_ms(models, x, runs, warmup, threads)
+    lat = latency if latency is not None else latency_ms(models, x, runs, warmup, threads)
     for r in recs:
         r.update(lat[r['name']]); r['speedup'] = lat[baseline]['latency_ms']/r['latency_ms']; r['baseline'] = r['name'] == baseline
     return recs

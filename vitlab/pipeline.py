@@ -19,7 +19,8 @@ from .data import (TensorImages, fashion_mnist, fashion_mnist_subset, calibratio
 from .measure import measure_models, records_table, plot_records, accuracy, COLUMNS
 from .prune.structured import prune_structured, recover, save_pruned, load_pruned
 from .deploy.quantize import quantize, check_backend, QUANT_MODES
-from .deploy.export import export_lite, export_pte, load_exported, check_export, mobile_optimizer_status
+from .deploy.export import mobile_optimizer_status
+from .deploy.runtimes import RUNTIMES, check_runtimes, export_as, load_exported, check_export, time_programs
 
 # %% auto #0
 __all__ = ['PRESETS', 'REPORT_COLUMNS', 'hub_reachable', 'load_pretrained', 'load_source', 'RunData', 'compress_data',
@@ -167,32 +168,39 @@ def _publish(tmp:Path, out:Path):
     if old is not None: shutil.rmtree(old, ignore_errors=True)
 
 # %% ../nbs/40_pipeline.ipynb #d710a17d
-def export_variants(pruned:nn.Module, variants:dict, tag:str, folder:Path, example:torch.Tensor, subset=None) -> tuple[dict, dict, list]:
-    "Write the .ptl and .pte files of `pruned` into `folder`; returns `(loaded models, files, round-trip checks)` by variant name."
-    lite_src = next((k for k in variants if k.startswith(f'{tag} int8_dynamic')), None)
+def export_variants(pruned:nn.Module, variants:dict, tag:str, folder:Path, example:torch.Tensor, subset=None,
+                    runtimes=('executorch', 'lite'),  # runtime names (`vitlab.deploy.runtimes.RUNTIMES`)
+                    calib=None) -> tuple[dict, dict, list, dict]:  # calibration batches for runtimes whose int8 is static
+    "Write `pruned`'s file for each runtime into `folder`; `(loaded programs, files, round-trip checks, {name: (runtime, precision)})`."
     fp32 = next((k for k, v in variants.items() if v is pruned), f'{tag} fp32')
-    todo = [(f'{tag} lite' + (' int8' if lite_src else ''), lambda p: export_lite(variants[lite_src] if lite_src else pruned, p, example),
-             'pruned_lite.ptl', lite_src or fp32),
-            (f'{tag} ExecuTorch fp32', lambda p: export_pte(pruned, p, example), 'pruned_fp32.pte', fp32),
-            (f'{tag} ExecuTorch int8', lambda p: export_pte(pruned, p, example, mode='int8_dynamic'), 'pruned_int8.pte', fp32)]
-    loaded, files, checks = {}, {}, []
-    for name, write, fname, source in todo:  # source: the eager variant the file is compared with (the fp32 one for ExecuTorch int8)
-        f = write(folder/fname); loaded[name] = load_exported(f); files[name] = f
-        if subset is not None: checks.append(dict(name=name, source=source, **check_export(f, variants.get(source, pruned), subset)))
-    return loaded, files, checks
+    todo = [(r, 'int8') for r in runtimes] + ([('executorch', 'fp32')] if 'executorch' in runtimes else [])
+    loaded, files, checks, kinds = {}, {}, [], {}
+    for rt, prec in todo:  # every file is compared with the eager fp32 model it came from
+        name = f'{tag} {RUNTIMES[rt].label} {prec}'
+        f = export_as(rt, pruned, folder/f'pruned_{prec}{RUNTIMES[rt].suffix}', example, prec, calib)
+        loaded[name], files[name], kinds[name] = load_exported(f), f, (rt, prec)
+        if subset is not None: checks.append(dict(name=name, source=fp32, **check_export(f, variants.get(fp32, pruned), subset)))
+    return loaded, files, checks, kinds
 
 # %% ../nbs/40_pipeline.ipynb #8130ca44
 def measure_variants(variants:dict, files:dict, checks:list, rd:RunData, runs:int=30, flops:int|None=None,
                      params:int|None=None, baseline:str='dense fp32',
-                     subset_only=()) -> list[dict]:  # eager variants scored on the subset only (too slow for the whole test set)
-    "Records for every variant: speed and size measured together; accuracy on the test set (eager) or subset (exported)."
+                     subset_only=(),  # eager variants scored on the subset only (too slow for the whole test set)
+                     kinds:dict|None=None,  # {name: (runtime, precision)}; eager variants default to ('eager', 'fp32')
+                     ratios:dict|None=None,  # {name: channel ratio pruned}
+                     threads=(1, 2)) -> tuple[list[dict], dict]:  # thread counts each program is timed at
+    "Records for every variant, speed and size measured together, each at its best thread count; `(records, timing quality)`."
+    lat, quality = time_programs(variants, rd.example, runs=runs, threads=threads)
     recs = measure_models(variants, None, baseline=baseline, example=rd.example, runs=runs, files=files,
-                          flops={k: flops for k in variants if k != baseline})
-    chk = {c['name']: c for c in checks}
+                          flops={k: flops for k in variants if k != baseline}, latency=lat)
+    chk, kinds, ratios = {c['name']: c for c in checks}, kinds or {}, ratios or {}
     for r in recs:
         n = r['name']
         if r['params'] is None: r['params'] = params
         r['file'] = Path(files[n]).name if n in files else None
+        r['runtime'], r['precision'] = kinds.get(n, ('eager', 'fp32'))
+        r['ratio'] = ratios.get(n, 0.0)
+        if n in chk: r['size_mb'] = chk[n]['size_mb']  # OpenVINO: the .xml and its .bin
         if rd.test is None: r.update(acc=None, acc_on=None, acc_subset=None); continue
         if n in chk: r.update(acc=chk[n]['acc'], acc_on='subset', acc_subset=chk[n]['acc'], agreement=chk[n]['agreement'])
         elif n in subset_only: a = accuracy(variants[n], rd.subset); r.update(acc=a, acc_on='subset', acc_subset=a)
@@ -201,15 +209,16 @@ def measure_variants(variants:dict, files:dict, checks:list, rd:RunData, runs:in
     for r in recs:  # a file's test top-1, estimated: its eager source's, plus the file's own change on the subset (paired)
         c = chk.get(r['name']); src = by.get(c.get('source')) if c else None
         if src is not None and src.get('acc_on') == 'test': r['acc_est'] = src['acc'] + c['acc'] - c['ref_acc']
-    return recs
+    for r in recs: r['timing_busy'] = quality['busy']
+    return recs, quality
 
 # %% ../nbs/40_pipeline.ipynb #8f0e9327
 PRESETS = {
-    'paper':    dict(ratio=3/32, importance='taylor', head_ratio=0.0, recover_steps=300,  max_drop=1.0),  # PQV-Mobile: 9.375 % of channels
-    'balanced': dict(ratio=1/4,  importance='taylor', head_ratio=0.0, recover_steps=300,  max_drop=0.5),
-    'fast':     dict(ratio=3/4,  importance='taylor', head_ratio=0.0, recover_steps=1000, max_drop=1.0),
-}  # recover_steps: distillation steps of 128 images (when pruning costs enough to be worth it);
-   # max_drop: top-1 points the recommended file may lose against the dense model (on the same images)
+    'paper':    dict(ratio=3/32, importance='taylor', head_ratio=0.0, depth_ratio=0.0, recover_steps=300,  max_drop=1.0),  # PQV-Mobile: 9.375 % of channels
+    'balanced': dict(ratio=1/4,  importance='taylor', head_ratio=0.0, depth_ratio=0.0, recover_steps=300,  max_drop=0.5),
+    'fast':     dict(ratio=3/4,  importance='taylor', head_ratio=0.0, depth_ratio=1/3, recover_steps=1000, max_drop=1.0),
+}  # depth_ratio: fraction of the encoder blocks removed; recover_steps: distillation steps of 128 images (when pruning
+   # costs enough to be worth it); max_drop: top-1 points the recommended file may lose against the dense model (on the same images)
 
 def preset_settings(preset:str='paper', **given) -> dict:
     "The preset's settings, with every argument in `given` that is not None taking precedence."
@@ -217,10 +226,11 @@ def preset_settings(preset:str='paper', **given) -> dict:
     return {**PRESETS[preset], **{k: v for k, v in given.items() if v is not None}}
 
 # %% ../nbs/40_pipeline.ipynb #009669bd
-def pick_best(recs:list[dict], max_drop:float=1.0, baseline:str='dense fp32') -> dict|None:
+def pick_best(recs:list[dict], max_drop:float=1.0, baseline:str='dense fp32',
+              runtime:str|None=None) -> dict|None:  # only this runtime's files (the one the user ships with)
     "Mark (`best=True`) and return the fastest exported file within `max_drop` top-1 points of `baseline`, else the most accurate."
     for r in recs: r['best'] = False
-    files = [r for r in recs if r.get('file') and Path(r['file']).suffix in ('.pte', '.ptl')]
+    files = [r for r in recs if r.get('file') and r.get('runtime', 'eager') != 'eager' and runtime in (None, r.get('runtime'))]
     if not files: return None
     base = next((r for r in recs if r['name'] == baseline), {})
     key, ref = (('acc_est', base.get('acc')) if base.get('acc_on') == 'test' and all(r.get('acc_est') is not None for r in files)
@@ -239,16 +249,27 @@ class _Stages:
     def __call__(self, name):
         t = (time.time(), time.process_time()); self.stages[name] = (t[0]-self.t[0], t[1]-self.t[1]); self.t = t
 
-REPORT_COLUMNS = COLUMNS[:2] + (('acc_on', 'top-1 on', '{}'), ('acc_subset', 'top-1 1k subset %', '{:.2%}'), ('acc_est', 'top-1 test, est. %', '{:.2%}')) + COLUMNS[2:] + (('best', 'recommended', '{}'),)
+REPORT_COLUMNS = (COLUMNS[:1] + (('runtime', 'runtime', '{}'), ('precision', 'precision', '{}')) + COLUMNS[1:2]
+                  + (('acc_on', 'top-1 on', '{}'), ('acc_subset', 'top-1 1k subset %', '{:.2%}'), ('acc_est', 'top-1 test, est. %', '{:.2%}'))
+                  + COLUMNS[2:] + (('best', 'recommended', '{}'),))
+
+def _timing_line(q:dict) -> str:
+    other = '' if q.get('other_cpus') is None else f", other processes used {q['other_cpus']:.2f} CPUs"
+    s = f"- timing: batch 1, each program at {' and '.join(map(str, q['threads']))} threads in one interleaved run, reported at its faster count (`threads`); median p90/p10 {q['spread']:.2f}{other}"
+    if q['busy']: s += ("\n- **WARNING: the machine was busy while timing** (spread or other processes' CPU above a quiet run's): "
+                        "the latencies and the recommendation may be wrong; run again on a quiet machine")
+    return s
 
 def _report_md(model, recs, plan, notes, rd, checks, settings) -> str:
     best = settings['best']
     md = [f"# vitlab compress: {model}", '',
-          f"- preset: {settings['preset']}; recommended file: " + (f"`{best['file']}` ({best['name']}, {best['latency_ms']:.2f} ms"
+          f"- preset: {settings['preset']}; recommended file: " + (f"`{best['file']}` ({RUNTIMES[best['runtime']].label}, {best['latency_ms']:.2f} ms at {best['threads']} thread(s)"
           + (f", top-1 {best['acc_est']:.2%} on the test set (estimated)" if best.get('acc_est') is not None else
              f", top-1 {best['acc_subset']:.2%} on the subset" if best.get('acc_subset') is not None else '') + f"; the fastest file within "
-          f"{settings['max_drop']:g} pt of the dense model)" if best else 'none (no exported file)'),
-          f"- pruning: ratio {settings['ratio']:.4g} ({settings['importance']}), heads {settings['head_ratio']:.4g}; "
+          f"{settings['max_drop']:g} pt of the dense model" + (f" on {RUNTIMES[settings['runtime']].label}" if settings.get('runtime') else ' on any runtime')
+          + (' — provisional: the machine was busy while timing' if settings['timing']['busy'] else '') + ')' if best else 'none (no exported file)'),
+          f"- runtimes: {', '.join(RUNTIMES[r].label for r in settings['runtimes'])}",
+          f"- pruning: ratio {settings['ratio']:.4g} ({settings['importance']}), heads {settings['head_ratio']:.4g}, blocks {settings['depth_ratio']:.4g}; "
           f"params −{plan['report']['params_removed']:.1%}, FLOPs −{plan['report']['flops_removed'] or 0:.1%}",
           f"- {notes.get('recover', 'no recovery fine-tune')}",
           f"- quantized backend: {settings['backend']}; mobile optimizer: {mobile_optimizer_status()['reason'] or 'applied'}",
@@ -257,11 +278,12 @@ def _report_md(model, recs, plan, notes, rd, checks, settings) -> str:
            + f" on {rd.subset_name} (`top-1 on` = subset); `top-1 1k subset` gives every variant on those same images; "
            "`top-1 test, est.` is a file's eager source on the test set plus the file's paired change on the subset" if rd.test is not None
            else "- accuracy: not measured (no data for this model: pass data=, an image folder)"),
-          f"- wall time {settings['minutes']:.1f} min, {recs[0]['threads']} threads; per stage (wall / CPU s): "
+          _timing_line(settings['timing']),
+          f"- wall time {settings['minutes']:.1f} min; per stage (wall / CPU s): "
           + ', '.join(f"{k} {w:.0f}/{c:.0f}" for k, (w, c) in settings['stages'].items()), '', records_table(recs, REPORT_COLUMNS), '']
     if checks:
-        md += [f'## Export round trips ({rd.subset_name})', '', '| file | top-1 agreement with eager | max abs Δlogit |', '|---|---|---|']
-        md += [f"| {Path(c['path']).name} | {c['agreement']:.2%} | {c['max_abs_diff']:.3g} |" for c in checks]
+        md += [f'## Export round trips ({rd.subset_name})', '', '| file | runtime | top-1 agreement with eager | max abs Δlogit |', '|---|---|---|---|']
+        md += [f"| {Path(c['path']).name} | {RUNTIMES[c['runtime']].label} | {c['agreement']:.2%} | {c['max_abs_diff']:.3g} |" for c in checks]
     return '\n'.join(md) + '\n'
 
 # %% ../nbs/40_pipeline.ipynb #f0dd2a66
@@ -271,11 +293,14 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
              ratio:float|None=None,  # channel ratio pruned (default: the preset's; 'paper' = 3/32); 0 skips pruning
              importance:str|None=None,  # 'l1' | 'l2' | 'taylor' | 'hessian' (default: the preset's)
              head_ratio:float|None=None,  # fraction of heads pruned per block (default: the preset's)
+             depth_ratio:float|None=None,  # fraction of encoder blocks removed (default: the preset's)
              calib_images:int=256,  # calibration images (importance, static quantization)
              recover_steps:int|None=None,  # distillation steps of 128 images after pruning (0: none; default: the preset's)
              quant=QUANT_MODES,  # eager PTQ modes of the pruned model
              backend:str='x86',  # quantized backend for the eager int8 variants
-             export:bool=True,  # write and measure .ptl and .pte files
+             export:bool=True,  # write and measure the exported files
+             runtimes=None,  # runtimes to export to and time: names or 'litert,executorch' (default: every installed one)
+             runtime:str|None=None,  # recommend only this runtime's files (the one your app ships with)
              runs:int=30,  # timed runs per variant (median)
              eval_images:int|None=None,  # evaluate eager variants on N test images (default: all)
              overwrite:bool=False, seed:int=0, progress:bool=True,
@@ -287,9 +312,13 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
              preset:str='paper',  # 'paper', 'balanced' or 'fast' (see `PRESETS`)
              budget:dict|None=None) -> list[dict]:  # instead of a preset: dict(max_drop=1.0, target='latency'|'size'), searched by `vitlab.budget`
     "Prune → recover → quantize → export → measure; writes report.json/.md, a plot and the exported files to `out`."
-    ps = preset_settings(preset, ratio=ratio, importance=importance, head_ratio=head_ratio, recover_steps=recover_steps)
-    ratio, importance, head_ratio, recover_steps = ps['ratio'], ps['importance'], ps['head_ratio'], ps['recover_steps']
-    ratio = check_fraction(ratio, 'ratio'); check_fraction(head_ratio, 'head_ratio')
+    ps = preset_settings(preset, ratio=ratio, importance=importance, head_ratio=head_ratio, depth_ratio=depth_ratio, recover_steps=recover_steps)
+    ratio, importance, head_ratio, depth_ratio, recover_steps = ps['ratio'], ps['importance'], ps['head_ratio'], ps['depth_ratio'], ps['recover_steps']
+    ratio = check_fraction(ratio, 'ratio'); check_fraction(head_ratio, 'head_ratio'); check_fraction(depth_ratio, 'depth_ratio')
+    runtimes = check_runtimes(runtimes)
+    if runtime is not None:
+        runtime = check_runtimes([runtime])[0]
+        if runtime not in runtimes: runtimes += (runtime,)
     bad = [q for q in quant if q not in QUANT_MODES]
     if bad: raise VitlabError(f"unknown quantization mode {bad[0]!r}", f"use any of {', '.join(QUANT_MODES)}")
     check_backend(backend)
@@ -298,6 +327,7 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
         raise VitlabError(f"recover_steps={recover_steps!r} is not a number of steps", "pass 0 (no recovery) or a positive whole number")
     if budget is not None:
         from vitlab.budget import check_budget
+        if runtime is not None: budget = {**budget, 'runtime': runtime}  # the search scores its candidates on the user's runtime
         check_budget(budget)
     if data is not None and not Path(data).is_dir():
         raise VitlabError(f"data folder {data} does not exist", "pass a folder holding train/<class>/<image> and val/<class>/<image>")
@@ -316,36 +346,39 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
         bar = tqdm(total=5, desc='compress', disable=not progress)
         notes = {}
         pruned = copy.deepcopy(dense)
-        plan = prune_structured(pruned, ratio, importance, head_ratio=head_ratio, calib=rd.calib, example=rd.example, progress=False)
+        plan = prune_structured(pruned, ratio, importance, head_ratio=head_ratio, depth_ratio=depth_ratio, calib=rd.calib, example=rd.example, progress=False)
         plan['create_kwargs'] = {**{k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()}, **plan['create_kwargs']}  # load_pruned rebuilds the same architecture
         clock('prune'); bar.update(1); bar.set_postfix_str('recover')
-        if recover_steps and rd.fit is not None and ratio + head_ratio > 0:
+        if recover_steps and rd.fit is not None and ratio + head_ratio + depth_ratio > 0:
             pruned, notes['recover'] = recover_if_better(pruned, dense, rd.fit, recover_steps, seed, holdout_ds=rd.holdout,
                                                          min_gap=recover_min_gap, augment=rd.augment)
         save_pruned(pruned, plan, tmp/'pruned.safetensors')
         clock('recover'); bar.update(1); bar.set_postfix_str('quantize')
         tag = f'pruned {plan["ratio"]:.4g}'
         variants, on_subset = {'dense fp32': dense, f'{tag} fp32': pruned}, set()
+        kinds = {}
         for q in quant:
             name = f'{tag} {q}' + (f' ({backend})' if q != 'fp16' else '')
-            variants[name] = quantize(pruned, q, backend=backend, calib=rd.calib)
+            variants[name], kinds[name] = quantize(pruned, q, backend=backend, calib=rd.calib), ('eager', q)
             if q in subset_modes: on_subset.add(name)
         clock('quantize'); bar.update(1); bar.set_postfix_str('export')
         files, checks = {}, []
         if export:
-            loaded, files, checks = export_variants(pruned, variants, tag, tmp, rd.example, rd.subset if rd.test is not None else None)
-            variants.update(loaded)
+            loaded, files, checks, kinds_f = export_variants(pruned, variants, tag, tmp, rd.example, rd.subset if rd.test is not None else None,
+                                                             runtimes, rd.calib)
+            variants.update(loaded); kinds.update(kinds_f)
         clock('export'); bar.update(1); bar.set_postfix_str('measure')
-        recs = measure_variants(variants, files, checks, rd, runs, plan['report']['flops_after'], plan['report']['params_after'],
-                                subset_only=on_subset)
-        best = pick_best(recs, ps['max_drop'])
+        recs, timing = measure_variants(variants, files, checks, rd, runs, plan['report']['flops_after'], plan['report']['params_after'],
+                                        subset_only=on_subset, kinds=kinds, ratios={k: 0.0 if k == 'dense fp32' else plan['ratio'] for k in variants})
+        best = pick_best(recs, ps['max_drop'], runtime=runtime)
         clock('measure'); bar.update(1); bar.close()
         fig = plot_records(recs, title=f"{model}: {ratio:.4g} pruned ({importance}), {backend}")
         fig.savefig(tmp/'tradeoffs.png', dpi=110, bbox_inches='tight')
         import matplotlib.pyplot as plt; plt.close(fig)
         save_json(recs, tmp/'report.json')
-        settings = dict(preset=preset, ratio=ratio, importance=importance, head_ratio=head_ratio, backend=backend,
-                        max_drop=ps['max_drop'], minutes=(time.time()-t0)/60, stages=clock.stages, best=best, on_subset=on_subset)
+        settings = dict(preset=preset, ratio=ratio, importance=importance, head_ratio=head_ratio, depth_ratio=depth_ratio, backend=backend,
+                        max_drop=ps['max_drop'], minutes=(time.time()-t0)/60, stages=clock.stages, best=best, on_subset=on_subset,
+                        runtimes=runtimes if export else (), runtime=runtime, timing=timing)
         atomic_write_text(tmp/'report.md', _report_md(model, recs, plan, notes, rd, checks, settings))
         _publish(tmp, out)
     except BaseException:
@@ -364,9 +397,12 @@ def vitlab_compress(out:str='runs/compress',  # report folder to create
                     ratio:float=None,  # channel ratio to prune (default: the preset's)
                     importance:str=None,  # l1, l2, taylor or hessian (default: the preset's)
                     head_ratio:float=None,  # fraction of heads to prune per block (default: the preset's)
+                    depth_ratio:float=None,  # fraction of encoder blocks to remove (default: the preset's)
                     recover_steps:int=None,  # distillation steps after pruning (default: the preset's; run only when pruning cost ≥ 0.5 pt held out)
                     backend:str='x86',  # x86, fbgemm, qnnpack or onednn
                     runs:int=30,  # timed runs per variant
+                    runtimes:str=None,  # comma-separated runtimes to export to and time (default: every installed one): litert,executorch,onnx,openvino,lite
+                    runtime:str=None,  # recommend only this runtime's files (the one your app ships with)
                     budget_drop:float=None,  # top-1 points: search pruning × heads × bits within this budget instead of a preset
                     budget_target:str='latency',  # with --budget_drop: minimise the program's 'latency' or 'size'
                     overwrite:bool=False):  # replace an existing report folder
@@ -375,8 +411,8 @@ def vitlab_compress(out:str='runs/compress',  # report folder to create
         try: kw = json.loads(model_kwargs) if model_kwargs else None
         except json.JSONDecodeError as e: raise VitlabError(f"--model_kwargs is not JSON ({e})", """write it like '{"img_size": 32, "depth": 2}'""") from None
         if kw is not None and not isinstance(kw, dict): raise VitlabError("--model_kwargs must be a JSON object", """write it like '{"img_size": 32}'""")
-        recs = compress(model, out, weights, ratio, importance, head_ratio, recover_steps=recover_steps, backend=backend,
-                        runs=runs, overwrite=overwrite, data=data, pretrained=pretrained, model_kwargs=kw, preset=preset,
+        recs = compress(model, out, weights, ratio, importance, head_ratio, depth_ratio=depth_ratio, recover_steps=recover_steps, backend=backend,
+                        runs=runs, runtimes=runtimes, runtime=runtime, overwrite=overwrite, data=data, pretrained=pretrained, model_kwargs=kw, preset=preset,
                         budget=dict(max_drop=budget_drop, target=budget_target) if budget_drop is not None else None)
     except VitlabError as e: raise SystemExit(f"vitlab_compress: {e}")
     best = next((r for r in recs if r.get('best')), None)

@@ -10,7 +10,8 @@ from ..core import VitlabError
 from ..quiet import quiet_warnings
 
 # %% auto #0
-__all__ = ['unfuse_attention', 'XnnpackLayerNorm', 'XnnpackAttention', 'xnnpack_friendly', 'export_program', 'PerImage']
+__all__ = ['unfuse_attention', 'XnnpackLayerNorm', 'XnnpackAttention', 'xnnpack_friendly', 'export_error', 'export_program',
+           'PerImage']
 
 # %% ../../nbs/31_deploy_capture.ipynb #c012
 def unfuse_attention(model:nn.Module) -> int:
@@ -64,7 +65,7 @@ def xnnpack_friendly(model:nn.Module,  # a timm ViT (changed in place)
     return n
 
 # %% ../../nbs/31_deploy_capture.ipynb #c015
-def _export_error(stage:str, e:Exception) -> VitlabError:
+def export_error(stage:str, e:Exception) -> VitlabError:
     "A `VitlabError` for a failed export `stage` that names the op, source line or code location the message points at."
     msg = str(e)
     ops = sorted(set(re.findall(r"\b(?:aten|quantized|prim|torch\.ops\.\w+)(?:::|\.)\w+(?:\.\w+)?", msg)))
@@ -87,7 +88,7 @@ def export_program(model:nn.Module, example:torch.Tensor):
     out, err = io.StringIO(), io.StringIO()
     try:
         with quiet_warnings(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): ep = torch.export.export(model, (example,))
-    except Exception as e: raise _export_error('torch.export', e) from None  # (the partial graph torch prints to stderr is dropped)
+    except Exception as e: raise export_error('torch.export', e) from None  # (the partial graph torch prints to stderr is dropped)
     print(out.getvalue(), end=''); print(err.getvalue(), end='', file=sys.stderr)  # what the model itself printed
     return ep
 

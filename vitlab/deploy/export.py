@@ -10,15 +10,16 @@ import torch, torch.nn as nn
 from ..core import VitlabError, atomic_path
 from ..measure import agreement
 from ..quiet import quiet_warnings, quiet_stderr
-from .capture import _export_error, export_program, unfuse_attention, xnnpack_friendly
+from .capture import export_error, export_program, unfuse_attention, xnnpack_friendly
 from .quantize import quantize_pt2e
 
 # %% auto #0
-__all__ = ['PTE_MODES', 'mobile_optimizer_status', 'export_lite', 'LiteModel', 'PteModel', 'quantize_xnnpack', 'export_pte',
-           'load_exported', 'check_export']
+__all__ = ['PTE_MODES', 'output_file', 'mobile_optimizer_status', 'export_lite', 'LiteModel', 'PteModel', 'quantize_xnnpack',
+           'export_pte']
 
 # %% ../../nbs/33_deploy_export.ipynb #c011
-def _target(path, suffix:str, overwrite:bool) -> Path:
+def output_file(path, suffix:str, overwrite:bool) -> Path:
+    "`path` as a `Path`, checked: it ends in `suffix` and does not exist yet (unless `overwrite`)."
     path = Path(path)
     if path.suffix != suffix: raise VitlabError(f"{path} should end in {suffix}", f"name the file like model{suffix}")
     if path.exists() and not overwrite: raise VitlabError(f"{path} already exists", "choose another path or pass overwrite=True")
@@ -39,13 +40,13 @@ def export_lite(model:nn.Module,  # a float or eager-quantized model
                 optimize:bool|None=None,  # run optimize_for_mobile (default: when XNNPACK is available)
                 overwrite:bool=False) -> Path:
     "Trace `model`, optimize it for mobile when this torch can, and save it for the Lite interpreter."
-    path = _target(path, '.ptl', overwrite)
+    path = output_file(path, '.ptl', overwrite)
     st = mobile_optimizer_status()
     if optimize is None: optimize = st['optimize_for_mobile']
     if optimize and not st['optimize_for_mobile']: raise VitlabError(st['reason'], "pass optimize=None or False on this torch build")
     try:
         with quiet_warnings(), torch.no_grad(): ts = torch.jit.trace(model.eval(), (example,), check_trace=False)
-    except Exception as e: raise _export_error('torch.jit.trace', e) from None
+    except Exception as e: raise export_error('torch.jit.trace', e) from None
     if optimize:
         from torch.utils.mobile_optimizer import optimize_for_mobile
         ts = optimize_for_mobile(ts)
@@ -55,26 +56,40 @@ def export_lite(model:nn.Module,  # a float or eager-quantized model
 # %% ../../nbs/33_deploy_export.ipynb #c015
 class LiteModel:
     "A `.ptl` file loaded in the Lite interpreter, callable on a batch like the eager model."
-    def __init__(self, path):
+    runtime = 'lite'
+    def __init__(self, path,
+                 threads:int|None=None):  # torch intra-op threads while it runs (None: leave torch's setting)
         from torch.jit.mobile import _load_for_lite_interpreter
-        self.path = Path(path)
+        self.path, self.threads = Path(path), threads
         if not self.path.exists(): raise VitlabError(f"{self.path} does not exist", "export it first with export_lite")
-        with quiet_warnings(), quiet_stderr(): self.module = _load_for_lite_interpreter(str(self.path))  # its deprecation notice is in the text above
+        try:
+            with quiet_warnings(), quiet_stderr(): self.module = _load_for_lite_interpreter(str(self.path))  # its deprecation notice is in the text above
+        except Exception as e: raise VitlabError(f"{self.path} is not a readable Lite file ({type(e).__name__})", "export it again with export_lite") from None
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
+        if self.threads and torch.get_num_threads() != self.threads: torch.set_num_threads(self.threads)
         with torch.no_grad(): return torch.cat([self.module(x[i:i+1]) for i in range(len(x))])
     def __repr__(self): return f"LiteModel({str(self.path)!r})"
 
 class PteModel:
     "A `.pte` file loaded in the ExecuTorch runtime, callable on a batch like the eager model."
-    def __init__(self, path, etdump:bool=False):
+    runtime = 'executorch'
+    def __init__(self, path, etdump:bool=False,
+                 threads:int|None=None):  # XNNPACK's (process-wide) thread pool size while it runs (None: ExecuTorch's default)
         from executorch.runtime import Runtime
-        self.path = Path(path)
+        self.path, self.threads = Path(path), threads
         if not self.path.exists(): raise VitlabError(f"{self.path} does not exist", "export it first with export_pte")
-        with quiet_stderr():  # the runtime probes ARM-only CPU files and says so on stderr
-            self.program = Runtime.get().load_program(self.path, enable_etdump=etdump, debug_buffer_size=0)  # ETDump: timings only
-        # (logging intermediate outputs fills any fixed debug buffer of a full-size model, and ExecuTorch then aborts the process)
-            self.method = self.program.load_method('forward')
+        try:
+            with quiet_stderr():  # the runtime probes ARM-only CPU files and says so on stderr
+                self.program = Runtime.get().load_program(self.path, enable_etdump=etdump, debug_buffer_size=0)  # ETDump: timings only
+            # (logging intermediate outputs fills any fixed debug buffer of a full-size model, and ExecuTorch then aborts the process)
+                self.method = self.program.load_method('forward')
+        except Exception as e: raise VitlabError(f"{self.path} is not a readable ExecuTorch program ({type(e).__name__})", "export it again with export_pte") from None
+    def _pool(self):
+        if self.threads is None: return
+        from executorch.extension.pybindings.portable_lib import _threadpool_get_thread_count, _unsafe_reset_threadpool
+        if _threadpool_get_thread_count() != self.threads: _unsafe_reset_threadpool(self.threads)
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
+        self._pool()
         if not getattr(self, '_ran', False):  # the first run sets up XNNPACK's thread pool, which probes CPU files on stderr
             with quiet_stderr(): out = self.method.execute((x[:1].contiguous(),))[0]
             self._ran = True
@@ -106,8 +121,8 @@ def export_pte(model:nn.Module,  # a float timm ViT (fused attention is switched
     "Export `model` to an ExecuTorch program lowered to XNNPACK (fp32 or int8), written atomically."
     from executorch.exir import to_edge_transform_and_lower
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    path = _target(path, '.pte', overwrite)
-    if etrecord is not None: etrecord = _target(etrecord, Path(etrecord).suffix or '.bin', overwrite)
+    path = output_file(path, '.pte', overwrite)
+    if etrecord is not None: etrecord = output_file(etrecord, Path(etrecord).suffix or '.bin', overwrite)
     if mode not in PTE_MODES: raise VitlabError(f"unknown ExecuTorch quantization mode {mode!r}", "use None, 'int8_static' or 'int8_dynamic'")
     m = copy.deepcopy(model).eval(); unfuse_attention(m)
     if friendly: xnnpack_friendly(m)
@@ -117,20 +132,8 @@ def export_pte(model:nn.Module,  # a float timm ViT (fused attention is switched
         with quiet_warnings():
             edge = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()], generate_etrecord=etrecord is not None)
             prog = edge.to_executorch()
-    except Exception as e: raise _export_error('ExecuTorch lowering', e) from None
+    except Exception as e: raise export_error('ExecuTorch lowering', e) from None
     with atomic_path(path, overwrite) as tmp: Path(tmp).write_bytes(prog.buffer)
     if etrecord is not None:
         with atomic_path(etrecord, overwrite) as tmp: prog.get_etrecord().save(str(tmp))
     return path
-
-# %% ../../nbs/33_deploy_export.ipynb #c020
-def load_exported(path, etdump:bool=False):
-    "Load a `.ptl` or `.pte` file in its runtime as a callable model."
-    path = Path(path)
-    if path.suffix == '.ptl': return LiteModel(path)
-    if path.suffix == '.pte': return PteModel(path, etdump)
-    raise VitlabError(f"cannot load {path}: unknown file type {path.suffix!r}", "pass a .ptl or .pte file")
-
-def check_export(path, eager:nn.Module, data, batch_size:int=100) -> dict:
-    "Load `path` in its runtime and compare it with `eager` on `data`: agreement, max |Δlogit|, both top-1."
-    return agreement(load_exported(path), eager.eval(), data, batch_size) | dict(path=str(path), size_mb=Path(path).stat().st_size/1e6)

@@ -88,7 +88,7 @@ def export_mixed_pte(model:nn.Module,  # a float timm ViT (left untouched)
     "Export `model` with per-layer int8/int4 weights (int8 dynamic activations) as an XNNPACK ExecuTorch program."
     from executorch.exir import to_edge_transform_and_lower
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from vitlab.deploy.capture import export_program, _export_error, xnnpack_friendly
+    from vitlab.deploy.capture import export_program, export_error, xnnpack_friendly
     from vitlab.quiet import quiet_warnings, quiet_stderr
     path = Path(path)
     if path.suffix != '.pte': raise VitlabError(f"{path} should end in .pte", "name the file like model.pte")
@@ -104,6 +104,6 @@ def export_mixed_pte(model:nn.Module,  # a float timm ViT (left untouched)
             if left: raise VitlabError(f"ExecuTorch would run {', '.join(left[:3])} outside XNNPACK", "this is a vitlab bug for this model — please report it")
             prog = edge.to_executorch()
     except VitlabError: raise
-    except Exception as e: raise _export_error('ExecuTorch lowering', e) from None
+    except Exception as e: raise export_error('ExecuTorch lowering', e) from None
     with atomic_path(path, overwrite) as tmp: Path(tmp).write_bytes(prog.buffer)
     return path
