@@ -21,7 +21,8 @@ def quiet_warnings():
 
 # %% ../nbs/06_quiet.ipynb #c008
 STDERR_NOISE = (r'^USDT:.*profiler_(start|stop)', r'gpuGetDeviceCount failed', r'cpuinfo_utils\.cpp',
-                r'is an Enum subclass and is now natively supported')  # third-party notices, one regex per kind
+                r'is an Enum subclass and is now natively supported', r'Created TensorFlow Lite XNNPACK delegate',
+                r'absl::InitializeLog|^I0000 .*port\.cc:\d+\] oneDNN custom operations')  # third-party notices, one regex per kind
 
 def is_noise(line:str) -> bool:
     "Whether `line` is one of the third-party notices in `STDERR_NOISE`."

@@ -74,9 +74,9 @@ class PteModel:
     "A `.pte` file loaded in the ExecuTorch runtime, callable on a batch like the eager model."
     runtime = 'executorch'
     def __init__(self, path, etdump:bool=False,
-                 threads:int|None=None):  # XNNPACK's (process-wide) thread pool size while it runs (None: ExecuTorch's default)
+                 threads:int|None=None):  # ignored: XNNPACK's thread pool is process-wide in ExecuTorch (`.threads` says its size)
         from executorch.runtime import Runtime
-        self.path, self.threads = Path(path), threads
+        self.path = Path(path)
         if not self.path.exists(): raise VitlabError(f"{self.path} does not exist", "export it first with export_pte")
         try:
             with quiet_stderr():  # the runtime probes ARM-only CPU files and says so on stderr
@@ -84,12 +84,9 @@ class PteModel:
             # (logging intermediate outputs fills any fixed debug buffer of a full-size model, and ExecuTorch then aborts the process)
                 self.method = self.program.load_method('forward')
         except Exception as e: raise VitlabError(f"{self.path} is not a readable ExecuTorch program ({type(e).__name__})", "export it again with export_pte") from None
-    def _pool(self):
-        if self.threads is None: return
-        from executorch.extension.pybindings.portable_lib import _threadpool_get_thread_count, _unsafe_reset_threadpool
-        if _threadpool_get_thread_count() != self.threads: _unsafe_reset_threadpool(self.threads)
+        from executorch.extension.pybindings.portable_lib import _threadpool_get_thread_count
+        self.threads = _threadpool_get_thread_count()  # loaded delegates keep a pointer to this pool: resizing it would leave them dangling
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
-        self._pool()
         if not getattr(self, '_ran', False):  # the first run sets up XNNPACK's thread pool, which probes CPU files on stderr
             with quiet_stderr(): out = self.method.execute((x[:1].contiguous(),))[0]
             self._ran = True

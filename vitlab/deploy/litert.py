@@ -4,7 +4,7 @@
 
 # %% ../../nbs/36_deploy_litert.ipynb #c002
 from __future__ import annotations
-import contextlib, copy, io
+import contextlib, copy, io, logging
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn
@@ -29,13 +29,14 @@ def litert_quantizer(mode:str):
 # %% ../../nbs/36_deploy_litert.ipynb #c009
 @contextlib.contextmanager
 def _silent_litert():
-    "litert-torch's progress display off, its stdout chatter dropped, for the block."
+    "litert-torch's progress display off, its stdout chatter and root-logger notices dropped, for the block."
     lt = import_extra('litert_torch', 'litert')
-    old = lt.config.show_progress
-    lt.config.show_progress = False
+    old, root = lt.config.show_progress, logging.getLogger()
+    lt.config.show_progress, level = False, root.level
+    root.setLevel(logging.ERROR)  # "converted in training mode" is logged for every pt2e graph, which has no eval mode
     try:
         with quiet_warnings(), quiet_stderr(), contextlib.redirect_stdout(io.StringIO()): yield lt
-    finally: lt.config.show_progress = old
+    finally: lt.config.show_progress = old; root.setLevel(level)
 
 def export_tflite(model:nn.Module,  # a float timm ViT (fused attention is switched off on a copy)
                   path,  # the .tflite file to write
@@ -98,5 +99,9 @@ class TfliteModel:
         return y
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
         xs = x.detach().float().contiguous().numpy()
+        if not getattr(self, '_ran', False):  # the first run creates the XNNPACK delegate, which says so on stderr
+            with quiet_stderr(): first = self._one(xs[:1])
+            self._ran = True
+            return torch.from_numpy(np.concatenate([first] + [self._one(xs[j:j+1]) for j in range(1, len(xs))])).float()
         return torch.from_numpy(np.concatenate([self._one(xs[j:j+1]) for j in range(len(xs))])).float()
     def __repr__(self): return f"TfliteModel({str(self.path)!r})"

@@ -138,7 +138,7 @@ class OnnxModel:
     runtime = 'onnx'
     def __init__(self, path,
                  threads:int|None=None):  # intra-op threads (None: ONNX Runtime's default)
-        _, _, ort = _onnx_extra()
+        ort = import_extra('onnxruntime', 'onnx')  # running a file needs ONNX Runtime alone
         self.path, self.threads = Path(path), threads
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise VitlabError(f"threads={threads!r}", "pass a positive number of threads, or None for ONNX Runtime's default")

@@ -14,7 +14,7 @@ from .capture import export_error, export_program
 from .export import output_file
 
 # %% auto #0
-__all__ = ['OPENVINO_MODES', 'export_openvino', 'OpenvinoModel']
+__all__ = ['OPENVINO_MODES', 'no_telemetry', 'export_openvino', 'OpenvinoModel']
 
 # %% ../../nbs/38_deploy_openvino.ipynb #c006
 OPENVINO_MODES = (None, 'int8')  # fp32 (None), or int8 weights and activations calibrated by NNCF
@@ -52,12 +52,21 @@ def _ov_message(e:Exception) -> str:
     keep = [l for l in lines if not l.startswith('Exception from') and not re.match(r"Check '.*' failed at", l)]
     return (keep or lines or [type(e).__name__])[0][:200]
 
+# %% ../../nbs/38_deploy_openvino.ipynb #ovtel1
+def no_telemetry():
+    "Decline OpenVINO's and NNCF's usage telemetry in this process (nothing is sent, no process is forked to send it)."
+    try: from openvino_telemetry.utils import opt_in_checker as oc
+    except ImportError: return  # no telemetry package: nothing to decline
+    oc.OptInChecker.check = lambda self, *a, **k: oc.ConsentCheckResult.DECLINED
+
 # %% ../../nbs/38_deploy_openvino.ipynb #c012
-def _import_nncf():
-    "`nncf`, imported without torch's notice that this machine has no CUDA (logged as nncf loads torch's extension builder)."
+@contextlib.contextmanager
+def _quiet_convert():
+    "Converter warnings and stderr chatter off for the block, with torch's notice that there is no CUDA (logged when the converter loads NNCF's torch part)."
     log = logging.getLogger('torch.utils.cpp_extension'); level = log.level
     log.setLevel(logging.ERROR)
-    try: return import_extra('nncf', 'openvino')
+    try:
+        with quiet_warnings(), quiet_stderr(): yield
     finally: log.setLevel(level)
 
 @contextlib.contextmanager
@@ -86,13 +95,13 @@ def export_openvino(model:nn.Module,  # a float timm ViT (a copy is exported)
         raise VitlabError(f"unknown OpenVINO quantization mode {mode!r}", f"use one of {', '.join(map(repr, OPENVINO_MODES))}")
     if mode == 'int8' and calib is None:
         raise VitlabError("mode='int8' needs calibration images (calib=None)", "pass calib=loader(calibration_set(ds, 256), 64)")
-    ov = import_extra('openvino', 'openvino')
-    nncf = _import_nncf() if mode else None
+    ov = import_extra('openvino', 'openvino'); no_telemetry()
+    nncf = import_extra('nncf', 'openvino') if mode else None
     example = example.detach().float().contiguous()
     images = _calibration_images(calib, example) if mode else None
     ep = export_program(copy.deepcopy(model).eval(), example)  # an untraceable model gets an error naming the line or op
     try:
-        with quiet_warnings(), quiet_stderr(): ir = ov.convert_model(ep, input=[tuple(example.shape)])
+        with _quiet_convert(): ir = ov.convert_model(ep, input=[tuple(example.shape)])
     except Exception as e: raise export_error('OpenVINO conversion', e) from None
     if mode:
         try:
@@ -110,7 +119,7 @@ class OpenvinoModel:
     def __init__(self, path,  # the .xml written by `export_openvino` (its .bin beside it)
                  threads:int|None=None,  # CPU inference threads (None: OpenVINO's default)
                  precision:str|None='f32'):  # float ops in 'f32' or 'bf16'; None: OpenVINO's choice for this CPU
-        ov = import_extra('openvino', 'openvino')
+        ov = import_extra('openvino', 'openvino'); no_telemetry()
         self.path, self.threads = Path(path), threads
         if self.path.suffix != '.xml': raise VitlabError(f"{self.path} is not an OpenVINO IR", "pass the .xml file written by export_openvino")
         if precision not in _PRECISIONS: raise VitlabError(f"unknown precision {precision!r}", "use 'f32', 'bf16' or None (OpenVINO's choice)")

@@ -137,13 +137,14 @@ BUSY_SPREAD, BUSY_OTHER_CPUS = 1.6, 0.25  # a timing run above either is flagged
 def time_programs(programs:dict,  # name -> a file path, a loaded program, or an eager nn.Module
                   example:torch.Tensor, runs:int=30,
                   threads=(1, 2)) -> tuple[dict, dict]:  # thread counts each program is timed at
-    "Batch-1 latency of each program at each thread count, one interleaved run; `({name: best record}, run quality)`."
+    "Batch-1 latency of each program at each thread count (where its runtime can set it), one interleaved run; `({name: best record}, run quality)`."
     progs = {}
     for k, p in programs.items():
         for t in threads:
             if isinstance(p, nn.Module): progs[(k, t)] = ThreadPinned(p, t)
             elif isinstance(p, (str, Path)): progs[(k, t)] = load_exported(p, threads=t)
             else: progs[(k, t)] = type(p)(p.path, threads=t) if hasattr(p, 'path') else p
+            if getattr(progs[(k, t)], 'threads', t) != t: del progs[(k, t)]  # a runtime whose pool is fixed (ExecuTorch) runs at its own size
     old = torch.get_num_threads()
     b0, c0, w0 = _cpu_busy_s(), time.process_time(), time.perf_counter()
     try: lat = latency_ms(progs, example, runs=runs)
