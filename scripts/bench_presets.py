@@ -74,7 +74,10 @@ def deit_s_pruned(preset:str, dense, example):
     from vitlab.prune.structured import prune_structured
     ps = preset_settings(preset)
     m = copy.deepcopy(dense)
-    prune_structured(m, ps['ratio'], 'l2', head_ratio=ps['head_ratio'], depth_ratio=ps['depth_ratio'], example=example, progress=False)
+    g = torch.Generator().manual_seed(2)
+    xs = torch.randn(32, *example.shape[1:], generator=g)
+    with torch.no_grad(): calib = [(xs, dense(xs).argmax(-1))]  # the blocks to drop are scored on the model's own labels (random weights)
+    prune_structured(m, ps['ratio'], 'l2', head_ratio=ps['head_ratio'], depth_ratio=ps['depth_ratio'], calib=calib, example=example, progress=False)
     return m.eval(), ps
 
 def export_all(model, folder:Path, example, calib, rts, redo:bool=False):

@@ -50,3 +50,17 @@ def test_cli_budget_errors_plainly(tmp_path):
                         '--budget_target', 'energy'], capture_output=True, text=True)
     assert p.returncode != 0 and "unknown budget target 'energy'" in p.stderr and 'Traceback' not in p.stderr
     assert not (tmp_path/'b').exists()
+
+def test_budget_search_on_the_users_runtime(tmp_path):
+    "With runtime='litert' the candidates are LiteRT programs (int8: int4 weights have no kernel there), and the chosen file is one."
+    out = tmp_path/'b'
+    recs = compress(out=out, runtime='litert', budget=dict(max_drop=50, target='latency', ratios=(0, 1/8), int4_shares=(0, 1), max_exports=2, **GRID),
+                    runs=20, progress=False, **TINY)
+    measured = [r for r in recs if r.get('status') == 'measured']
+    assert measured and all(r['runtime'] == 'litert' and r['precision'] == 'int8' for r in measured)
+    assert all(r.get('int4_share') in (0, 0.0, None) for r in recs)
+    best = [r for r in recs if r['best']]
+    assert len(best) == 1 and best[0]['file'] == 'budget_best.tflite' and (out/'budget_best.tflite').exists()
+    assert 'exported LiteRT program' in (out/'report.md').read_text()
+    front = json.loads((out/'front.json').read_text())
+    assert front['budget']['runtime'] == 'litert' and front['budget']['int4_shares'] == [0.0]
