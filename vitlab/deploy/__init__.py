@@ -11,6 +11,10 @@ from .quantize import *
 from .export import *
 from .profile import *
 from .mixed import *
+from .litert import *
+from .onnx import *
+from .openvino import *
+from .runtimes import *
 import sys as _sys
 
-__all__ = [n for m in ('capture', 'quantize', 'export', 'profile', 'mixed') for n in _sys.modules[f"vitlab.deploy.{m}"].__all__]  # every module's public names, in order
+__all__ = [n for m in ('capture', 'quantize', 'export', 'profile', 'mixed', 'litert', 'onnx', 'openvino', 'runtimes') for n in _sys.modules[f"vitlab.deploy.{m}"].__all__]  # every module's public names, in order
