@@ -49,7 +49,7 @@ def test_compress_own_model_and_folder(own, tmp_path):
     exported = [r for r in recs if r['file']]
     from vitlab.deploy.runtimes import installed_runtimes
     assert len(exported) == len(installed_runtimes()) + 1 and all(  # each runtime's int8 file, and ExecuTorch fp32
-r['acc_on'] == 'subset' and 0 <= r['acc'] <= 1 and r['agreement'] > 0.8 for r in exported)
+        r['acc_on'] == 'subset' and 0 <= r['acc'] <= 1 and r['agreement'] > 0.8 for r in exported)
     assert all(r['acc_subset'] is not None for r in recs)
     md = (out/'report.md').read_text()
     assert 'images/val, 200 images' in md and 'distillation steps' in md
