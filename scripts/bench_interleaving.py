@@ -7,7 +7,8 @@ import torch
 from vitlab.models import create_model
 from vitlab.measure import latency_ms
 from vitlab.deploy.quantize import quantize
-from vitlab.deploy.export import export_pte, load_exported
+from vitlab.deploy.export import export_pte
+from vitlab.deploy.runtimes import load_exported
 
 def call_by_call(models:dict, x, runs:int=30, warmup:int=3) -> dict:
     "Median ms of each model, alternating one call per model (the scheme `latency_ms` replaced)."

@@ -5,7 +5,7 @@
 # %% ../../nbs/31_deploy_capture.ipynb #c002
 from __future__ import annotations
 import contextlib, io, re, sys
-import torch, torch.nn as nn
+import torch, torch.nn as nn, torch.nn.functional as F
 from ..core import VitlabError
 from ..quiet import quiet_warnings
 
@@ -23,16 +23,18 @@ def unfuse_attention(model:nn.Module) -> int:
 
 # %% ../../nbs/31_deploy_capture.ipynb #c013b
 class XnnpackLayerNorm(nn.Module):
-    "`nn.LayerNorm` over the last axis written with 4-D means, which XNNPACK runs (it has no LayerNorm)."
+    "`nn.LayerNorm` over the last axis with its means as a 1-output Linear, which XNNPACK runs (it has no LayerNorm)."
     def __init__(self, ln:nn.LayerNorm):
         super().__init__(); self.weight, self.bias, self.eps = ln.weight, ln.bias, ln.eps
+        C, like = ln.normalized_shape[0], dict(dtype=ln.weight.dtype, device=ln.weight.device) if ln.weight is not None else {}
+        self.register_buffer('mean_row', torch.full((1, C), 1/C, **like), persistent=False)  # x @ mean_rowᵀ: the mean over C
+        self.register_buffer('eps_bias', torch.full((1,), float(ln.eps), **like), persistent=False)
     def forward(self, x):
-        x4 = x.reshape(1, -1, 1, x.shape[-1])
-        d = x4 - x4.mean((2, 3), keepdim=True)
-        y = d * torch.rsqrt((d*d).mean((2, 3), keepdim=True) + self.eps)
+        d = x - F.linear(x, self.mean_row)
+        y = d * torch.rsqrt(F.linear(d*d, self.mean_row, self.eps_bias))
         if self.weight is not None: y = y * self.weight
         if self.bias is not None: y = y + self.bias
-        return y.reshape(x.shape)
+        return y
 
 class XnnpackAttention(nn.Module):
     "timm's self-attention with slices, permutes and 3-D `bmm` only (no unbind, no broadcast matmul)."

@@ -103,8 +103,10 @@ def quantize_xnnpack(model:nn.Module, example:torch.Tensor, mode:str='int8_dynam
     if mode not in PTE_MODES[1:]: raise VitlabError(f"unknown ExecuTorch quantization mode {mode!r}", "use 'int8_static' or 'int8_dynamic'")
     if mode == 'int8_static' and calib is None:
         raise VitlabError("int8_static needs calibration images (calib=None)", "pass calib=loader(calibration_set(ds, 256), 64), or use 'int8_dynamic'")
+    from vitlab.deploy.capture import XnnpackLayerNorm
     cfg = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=mode == 'int8_dynamic')
-    q = quantize_pt2e(model, calib if calib is not None else [(example, None)], example, XNNPACKQuantizer().set_global(cfg), max_images)
+    qz = XNNPACKQuantizer().set_global(cfg).set_module_type(XnnpackLayerNorm, None)  # its means are a Linear that stays fp32
+    q = quantize_pt2e(model, calib if calib is not None else [(example, None)], example, qz, max_images)
     return q.graph_module  # the batch-1 graph itself, for torch.export
 
 def export_pte(model:nn.Module,  # a float timm ViT (fused attention is switched off on a copy)

@@ -4,7 +4,9 @@
 
 # %% ../../nbs/34_deploy_profile.ipynb #c002
 from __future__ import annotations
-import re, tempfile
+import re, statistics, tempfile
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.nn as nn
 from ..core import VitlabError
@@ -13,7 +15,8 @@ from ..quiet import quiet_warnings, quiet_stderr
 from .export import PteModel
 
 # %% auto #0
-__all__ = ['op_profile', 'profile_table', 'plot_profile', 'et_op_profile', 'program_ops']
+__all__ = ['op_profile', 'profile_table', 'plot_profile', 'et_op_profile', 'program_ops', 'CallSplit', 'et_call_split',
+           'tflite_ops']
 
 # %% ../../nbs/34_deploy_profile.ipynb #c005
 def _rows(stats:dict, runs:int, top:int|None) -> list[dict]:
@@ -107,3 +110,54 @@ def program_ops(pte) -> dict:
             if kind == 'DelegateCall': n['delegate'] += 1
             elif kind == 'KernelCall': n[plan.operators[ins.instr_args.op_index].name] += 1
     return dict(n)
+
+# %% ../../nbs/34_deploy_profile.ipynb #c021
+@dataclass
+class CallSplit:
+    "One call of an ExecuTorch program, per inference: its XNNPACK operators and the work around them (ms)."
+    execute_ms: float  # `Method::execute`, with event tracing on
+    prepare_ms: float  # inside delegate calls, before XNNPACK's first operator: shapes propagated through every operator, runtime set up
+    xnnpack_ms: float  # XNNPACK's operators, as XNNPACK times them
+    delegate_calls: int  # XNNPACK subgraphs entered
+    xnnpack_ops: dict  # XNNPACK operator name -> how many run
+
+def et_call_split(pte,  # the .pte file (no ETRecord needed)
+                  example:torch.Tensor, runs:int=20, warmup:int=3) -> CallSplit:
+    "Medians over `runs` of how a call of an ExecuTorch program splits, from the event times in its ETDump."
+    from executorch.devtools import Inspector
+    pte = Path(pte)
+    if not pte.exists(): raise VitlabError(f"{pte} does not exist", "export it first with export_pte")
+    with tempfile.TemporaryDirectory() as d:
+        m = PteModel(pte, etdump=True)
+        for _ in range(warmup + runs): m(example)
+        m.program.write_etdump_result_to_file(f"{d}/run.etdp", f"{d}/debug.bin")
+        with quiet_warnings(): events = [e for b in Inspector(etdump_path=f"{d}/run.etdp").event_blocks for e in b.events]
+    execute = next(e for e in events if e.name == 'Method::execute')
+    calls, ops = [e for e in events if e.name == 'DELEGATE_CALL'], [e for e in events if e.is_delegated_op]
+    prep, xnn = [], []
+    for r in range(warmup, warmup + runs):
+        p = o = 0.0
+        for c in calls:  # an operator belongs to the delegate call it starts in (start times in ns, durations in ms)
+            s = c.start_time[r]; e = s + c.perf_data.raw[r]*1e6
+            mine = [(op.start_time[r], op.perf_data.raw[r]) for op in ops if s <= op.start_time[r] <= e]
+            if mine: p += (min(t for t, _ in mine) - s)/1e6; o += sum(t for _, t in mine)
+        prep.append(p); xnn.append(o)
+    names = Counter(re.sub(r' #\d+$', '', op.name) for op in ops)
+    return CallSplit(statistics.median(execute.perf_data.raw[warmup:warmup + runs]), statistics.median(prep),
+                     statistics.median(xnn), len(calls), dict(names.most_common()))
+
+# %% ../../nbs/34_deploy_profile.ipynb #c021b
+def tflite_ops(path) -> dict:
+    "Operators of a LiteRT file as its interpreter delegates them: `{'delegate': partitions, 'xnnpack': {op: n}, 'outside': {op: n}}`."
+    from vitlab.deploy.litert import TfliteModel
+    it = TfliteModel(path, threads=1).interpreter
+    ops = it._get_ops_details()
+    parts, orig = [o for o in ops if o['op_name'] == 'DELEGATE'], [o for o in ops if o['op_name'] != 'DELEGATE']
+    made_inside = {int(t) for o in parts for t in o['outputs']}
+    read_outside = {int(t) for o in parts for t in o['inputs']} | {int(d['index']) for d in it.get_output_details()}
+    outside = set()
+    for o in reversed(orig):  # an op runs outside XNNPACK when a partition or the output reads what it writes
+        if any(int(t) in read_outside and int(t) not in made_inside for t in o['outputs']):
+            outside.add(o['index']); read_outside |= {int(t) for t in o['inputs']}
+    count = lambda keep: dict(Counter(o['op_name'] for o in orig if keep(o['index'] in outside)).most_common())
+    return dict(delegate=len(parts), xnnpack=count(lambda out: not out), outside=count(lambda out: out))
