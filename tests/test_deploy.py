@@ -8,15 +8,6 @@ from vitlab.deploy import quantize, module_precision, export_pte, export_lite, c
 
 torch.set_num_threads(1)
 
-@pytest.fixture(scope='module')
-def sub(): return fashion_mnist_subset()
-
-@pytest.fixture(scope='module')
-def tiny(): return create_model(REFERENCE_NAME, depth=2).eval()
-
-@pytest.fixture(scope='module')
-def example(sub): return sub[0][0][None]
-
 def test_unknown_backend(tiny):
     with pytest.raises(VitlabError, match=r"unknown quantization backend 'tflite'.*use one of 'x86', 'fbgemm', 'qnnpack', 'onednn'"):
         quantize(tiny, 'int8_dynamic', backend='tflite')

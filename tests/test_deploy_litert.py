@@ -9,9 +9,6 @@ from vitlab.deploy import export_tflite, TfliteModel, load_exported
 
 torch.set_num_threads(1)
 
-@pytest.fixture(scope='module')
-def sub(): return fashion_mnist_subset()
-
 def test_fp32_round_trip(tmp_path, sub):
     tiny = create_model(REFERENCE_NAME, depth=2).eval()
     x = sub[0][0][None]

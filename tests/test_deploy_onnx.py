@@ -11,15 +11,6 @@ torch.set_num_threads(1)
 needs_weights = pytest.mark.skipif(not REFERENCE_WEIGHTS.exists(), reason='reference weights not trained yet')
 
 @pytest.fixture(scope='module')
-def sub(): return fashion_mnist_subset()
-
-@pytest.fixture(scope='module')
-def tiny(): return create_model(REFERENCE_NAME, depth=2).eval()
-
-@pytest.fixture(scope='module')
-def example(sub): return sub[0][0][None]
-
-@pytest.fixture(scope='module')
 def few(sub): return torch.utils.data.Subset(sub, range(0, 1000, 50))
 
 @pytest.fixture(scope='module')

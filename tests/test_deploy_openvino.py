@@ -13,15 +13,6 @@ from vitlab.deploy.openvino import OPENVINO_MODES, export_openvino, OpenvinoMode
 torch.set_num_threads(1)
 
 @pytest.fixture(scope='module')
-def sub(): return fashion_mnist_subset()
-
-@pytest.fixture(scope='module')
-def tiny(): return create_model(REFERENCE_NAME, depth=2).eval()
-
-@pytest.fixture(scope='module')
-def example(sub): return sub[0][0][None]
-
-@pytest.fixture(scope='module')
 def few(sub): return Subset(sub, range(0, 1000, 25))
 
 @pytest.fixture(scope='module')
