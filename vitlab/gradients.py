@@ -11,7 +11,7 @@ from .core import VitlabError
 from .models import check_vit, vit_linears
 
 # %% auto #0
-__all__ = ['select_linears', 'calibration_batches', 'iter_sample_grads', 'per_sample_grads', 'fisher_diagonal']
+__all__ = ['select_linears', 'calibration_batches', 'output_logits', 'iter_sample_grads', 'per_sample_grads', 'fisher_diagonal']
 
 # %% ../nbs/05_gradients.ipynb #c006
 def select_linears(model:nn.Module, layers=None) -> dict:
@@ -47,7 +47,9 @@ def calibration_batches(calib, n_samples:int|None):
     if seen == 0: raise VitlabError("the calibration data yielded no sample", "pass a non-empty iterable of (images, labels) batches")
 
 # %% ../nbs/05_gradients.ipynb #c012
-def _logits(out): return out[0] if isinstance(out, (tuple, list)) else out
+def output_logits(out):
+    "The logits of a model's output: the first element when it returns a tuple or list (e.g. distilled ViTs)."
+    return out[0] if isinstance(out, (tuple, list)) else out
 
 def iter_sample_grads(model:nn.Module,  # a timm ViT (left unchanged)
                       calib,  # iterable of (images, labels) batches, or a Dataset
@@ -69,7 +71,7 @@ def iter_sample_grads(model:nn.Module,  # a timm ViT (left unchanged)
             for x, y in zip(xb.split(chunk), yb.split(chunk)):
                 seen.clear()
                 with torch.enable_grad():
-                    out = _logits(model(x.detach().float().requires_grad_(True)))
+                    out = output_logits(model(x.detach().float().requires_grad_(True)))
                     y = out.argmax(-1).detach() if target == 'pred' else y.long()
                     loss = F.cross_entropy(out, y, reduction='sum')
                     names = list(lins)

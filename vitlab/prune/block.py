@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from ..core import VitlabError, check_fraction, read_plan, load_weights, save_weights
 from ..models import check_vit, vit_linears, vit_blocks, create_model, create_from_plan
 from ..gradients import iter_sample_grads, calibration_batches
-from .structured import _arch, recover
+from .structured import timm_architecture, recover
 
 # %% auto #0
 __all__ = ['PLAN_FORMAT', 'check_block', 'block_layers', 'block_sum', 'block_expand', 'taylor_block_scores', 'n_pruned',
@@ -372,7 +372,7 @@ PLAN_FORMAT = 'vitlab.block_plan/1'
 
 def _create_kwargs(model) -> tuple[str, dict]:
     "timm name and the keyword arguments that rebuild this model's shape (image size, channels, classes, patch size, depth)."
-    arch, kw = _arch(model)
+    arch, kw = timm_architecture(model)
     return arch, dict(kw, patch_size=list(model.patch_embed.patch_size), depth=len(vit_blocks(model)))
 
 def _layer_ratios(ratios, lins) -> dict:

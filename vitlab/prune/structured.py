@@ -16,9 +16,9 @@ from ..models import check_vit, vit_blocks, vit_linears, create_model, create_fr
 from ..gradients import fisher_diagonal, iter_sample_grads, calibration_batches
 
 # %% auto #0
-__all__ = ['IMPORTANCES', 'channel_scores', 'gradient_stats', 'ChannelImportance', 'n_blocks_removed', 'calibration_loss',
-           'skip_costs', 'select_blocks', 'keep_blocks', 'prune_structured', 'attention_paths_agree', 'apply_plan',
-           'save_pruned', 'load_pruned', 'recover']
+__all__ = ['IMPORTANCES', 'channel_scores', 'gradient_stats', 'ChannelImportance', 'timm_architecture', 'n_blocks_removed',
+           'calibration_loss', 'skip_costs', 'select_blocks', 'keep_blocks', 'prune_structured',
+           'attention_paths_agree', 'apply_plan', 'save_pruned', 'load_pruned', 'recover']
 
 # %% ../../nbs/10_prune_structured.ipynb #c006
 IMPORTANCES = ('l1', 'l2', 'taylor', 'hessian')
@@ -85,7 +85,8 @@ def _check_blocks(model):
             raise VitlabError(f"{names[a]} uses qk-norm, scale-norm or a gate over head dimensions, which structured pruning does not support",
                               "use a ViT without qk_norm/scale_norm/gated attention")
 
-def _arch(model) -> tuple[str, dict]:
+def timm_architecture(model) -> tuple[str, dict]:
+    "The timm architecture name of `model` and the creation arguments that rebuild it (for plans)."
     cfg = getattr(model, 'pretrained_cfg', None) or {}
     name = cfg.get('architecture')
     if name is None: raise VitlabError("the model does not say which timm architecture it is", "create it with vitlab.models.create_model")
@@ -235,7 +236,7 @@ def prune_structured(model:nn.Module,  # a timm ViT (pruned in place)
     if n_remove and calib is None:
         raise VitlabError("depth pruning scores each block by the calibration loss and needs calibration data",
                           "pass calib=, e.g. loader(calibration_set(fashion_mnist('train'), 256), 32)")
-    arch, kwargs = _arch(model)
+    arch, kwargs = timm_architecture(model)
     n_blocks = len(vit_blocks(model))
     if _has_encoder(model): kwargs['depth'] = n_blocks  # the dense depth that blocks_kept indexes
     was_training = model.training; model.eval()

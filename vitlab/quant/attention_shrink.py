@@ -9,7 +9,7 @@ import torch, torch.nn as nn
 from tqdm.auto import tqdm
 from ..core import VitlabError
 from ..models import check_vit
-from .fake import BitConfig, check_bits, prepare, quant_points, vit_attentions, _images
+from .fake import BitConfig, check_bits, prepare, quant_points, vit_attentions, image_batches
 
 # %% auto #0
 __all__ = ['patch_importance', 'patch_bits', 'average_patch_bits', 'shrink_config', 'plot_patch_importance']
@@ -31,7 +31,7 @@ def patch_importance(model:nn.Module,  # a timm ViT (left unchanged), or a fake-
         return f
     for i, attn in enumerate(vit_attentions(qm).values()): hooks.append(attn.p_quant.register_forward_pre_hook(hook(i)))
     try:
-        for x in tqdm(_images(calib, n_images), desc='patch importance', disable=not progress, leave=False):
+        for x in tqdm(image_batches(calib, n_images), desc='patch importance', disable=not progress, leave=False):
             qm(x); n += len(x)
     finally:
         for h in hooks: h.remove()

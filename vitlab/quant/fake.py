@@ -20,8 +20,8 @@ from ..gradients import calibration_batches
 __all__ = ['BITS', 'CALIBRATORS', 'SHRINK', 'FIELDS', 'PATCH_FIELDS', 'check_bits', 'check_calibrator', 'qrange',
            'scale_zero_point', 'fake_quant', 'fake_quant_reference', 'fake_quant_fast', 'clip_range', 'quant_params',
            'quantize_tensor', 'vit_attentions', 'num_tokens', 'BitConfig', 'ActQuant', 'FakeQuantLinear',
-           'FakeQuantAttention', 'quant_points', 'prepare', 'Observer', 'Calibration', 'calibrate', 'FakeQuantSettings',
-           'set_bits', 'fake_quantize']
+           'FakeQuantAttention', 'quant_points', 'prepare', 'Observer', 'Calibration', 'image_batches', 'calibrate',
+           'FakeQuantSettings', 'set_bits', 'fake_quantize']
 
 # %% ../../nbs/21_quant_fake.ipynb #c006
 BITS = tuple(range(2, 9))  # the bit-widths vitlab simulates
@@ -449,7 +449,7 @@ class Calibration:
         return scale_zero_point(torch.tensor(lo), torch.tensor(hi), bits, symmetric)
 
 # %% ../../nbs/21_quant_fake.ipynb #c047
-def _images(calib, n_images:int|None):
+def image_batches(calib, n_images:int|None):
     "Image batches of `calib`: (images, labels) batches, a Dataset, or a tensor of images; an empty `calib` is an error."
     if isinstance(calib, torch.Tensor): calib = [(calib, torch.zeros(len(calib), dtype=torch.long))]
     for x, _ in calibration_batches(calib, n_images): yield x
@@ -477,7 +477,7 @@ def calibrate(model:nn.Module,  # a float timm ViT (left unchanged), or a model 
         for pass_ in (1, 2):
             for o in obs.values(): o.pass_ = pass_
             seen = 0
-            for x in tqdm(_images(calib, n_images), desc=f'calibration pass {pass_}/2', disable=not progress, leave=False):
+            for x in tqdm(image_batches(calib, n_images), desc=f'calibration pass {pass_}/2', disable=not progress, leave=False):
                 qmodel(x); seen += len(x)
     finally:
         for k, m in points.items(): m.mode, m.observer = modes[k], None

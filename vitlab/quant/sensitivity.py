@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
 from ..core import VitlabError
 from ..models import check_vit, vit_blocks, vit_linears
-from ..gradients import fisher_diagonal, calibration_batches, _logits
+from ..gradients import fisher_diagonal, calibration_batches, output_logits
 
 # %% auto #0
 __all__ = ['LEVELS', 'components', 'component_sizes', 'fisher_sensitivity', 'hessian_vector_product', 'hutchinson_probes',
@@ -74,7 +74,7 @@ def hessian_vector_product(model:nn.Module,  # a timm ViT (left unchanged)
     out = [torch.zeros_like(w, dtype=torch.float32) for w in ws]
     with _second_order(model, ws):
         for x, y in batches:
-            loss = F.cross_entropy(_logits(model(x.float())), torch.as_tensor(y).long(), reduction='sum')/N
+            loss = F.cross_entropy(output_logits(model(x.float())), torch.as_tensor(y).long(), reduction='sum')/N
             g = torch.autograd.grad(loss, ws, create_graph=True)
             for o, h in zip(out, torch.autograd.grad(g, ws, grad_outputs=[vectors[n] for n in vectors])): o += h.detach()
     return dict(zip(vectors, out))
