@@ -14,7 +14,7 @@ from .capture import export_program, PerImage
 
 # %% auto #0
 __all__ = ['BACKENDS', 'QUANT_MODES', 'check_backend', 'use_backend', 'QuantLinear', 'wrap_linears', 'calibrate', 'HalfPrecision',
-           'quantize', 'module_precision', 'op_precision', 'float_ops', 'quantize_pt2e']
+           'QuietReduceRange', 'quantize', 'module_precision', 'op_precision', 'float_ops', 'quantize_pt2e']
 
 # %% ../../nbs/32_deploy_quantize.ipynb #c005
 BACKENDS = ('x86', 'fbgemm', 'qnnpack', 'onednn')
@@ -92,6 +92,19 @@ class HalfPrecision(nn.Module):
 # %% ../../nbs/32_deploy_quantize.ipynb #c016
 def _backend_hook(backend, module, args): torch.backends.quantized.engine = backend
 
+class QuietReduceRange:
+    "Forward hooks that ignore qnnpack's reduce_range warning while one model runs — not process-wide."
+    MESSAGE = 'Currently, qnnpack incorrectly ignores reduce_range'
+    def __init__(self): self.scopes = []
+    def enter(self, module, args):
+        scope = warnings.catch_warnings(); scope.__enter__(); self.scopes.append(scope)
+        warnings.filterwarnings('ignore', message=self.MESSAGE, category=UserWarning)
+    def leave(self, module, args, out):
+        if self.scopes: self.scopes.pop().__exit__(None, None, None)
+    def attach(self, model:nn.Module) -> nn.Module:
+        model.register_forward_pre_hook(self.enter); model.register_forward_hook(self.leave, always_call=True)
+        return model
+
 def quantize(model:nn.Module,  # a float model (left untouched: a quantized copy is returned)
              mode:str,  # 'fp16', 'int8_dynamic' or 'int8_static' (one of `QUANT_MODES`)
              backend:str='x86',  # 'x86', 'fbgemm', 'qnnpack' or 'onednn' (one of `BACKENDS`)
@@ -102,8 +115,6 @@ def quantize(model:nn.Module,  # a float model (left untouched: a quantized copy
     if mode not in QUANT_MODES:
         raise VitlabError(f"unknown quantization mode {mode!r}", f"use one of {', '.join(map(repr, QUANT_MODES))}")
     check_backend(backend)
-    if backend == 'qnnpack':  # torch's dynamic int8 Linear always passes reduce_range=True, which qnnpack ignores — and says so on every call
-        warnings.filterwarnings('ignore', message='Currently, qnnpack incorrectly ignores reduce_range', category=UserWarning)
     if mode == 'fp16': return HalfPrecision(model)
     if mode == 'int8_static' and backend == 'onednn':
         warnings.warn("the onednn backend runs static int8 Linear layers through oneDNN's reference kernel on many CPUs "
@@ -126,6 +137,7 @@ def quantize(model:nn.Module,  # a float model (left untouched: a quantized copy
             info = dict(calib_images=calibrate(q, calib, max_images), wrapped=n)
             tq.convert(q, inplace=True)
     q.register_forward_pre_hook(functools.partial(_backend_hook, backend))
+    if backend == 'qnnpack': QuietReduceRange().attach(q)  # torch's int8 Linear passes reduce_range=True, which qnnpack ignores — and says so on every call
     q.quantization = dict(mode=mode, backend=backend, **info)
     return q
 
