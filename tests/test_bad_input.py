@@ -18,7 +18,7 @@ def test_unknown_model_name_suggests_close_names():
         create_model('no_such_architecture_at_all')
 
 def test_non_vit_model_is_refused():
-    with pytest.raises(VitlabError, match="ResNet has no ViT blocks.*use a ViT-family timm model"):
+    with pytest.raises(VitlabError, match="cannot compress a ResNet.*use a ViT-family .* or Swin"):
         create_model('resnet18')
     with pytest.raises(VitlabError, match="needs a torch.nn.Module"):
         check_vit('deit_tiny_patch16_224')

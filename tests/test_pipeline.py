@@ -53,7 +53,7 @@ def test_existing_output_is_refused_and_untouched(tmp_path):
     assert (out/'keep.txt').read_text() == 'mine'
 
 @pytest.mark.parametrize('kw,msg', [(dict(ratio=1.5), 'ratio=1.5 is outside'), (dict(quant=('int4',)), "unknown quantization mode 'int4'"),
-                                    (dict(backend='arm'), 'backend'), (dict(model='resnet18'), 'has no ViT blocks')])
+                                    (dict(backend='arm'), 'backend'), (dict(model='resnet18'), 'cannot compress a ResNet')])
 def test_bad_arguments_leave_nothing(tmp_path, kw, msg):
     with pytest.raises(VitlabError, match=msg):
         compress(out=tmp_path/'r', recover_steps=0, export=False, runs=20, eval_images=100, progress=False, **kw)

@@ -41,10 +41,10 @@ def test_prune_timm_vits(name, kw, tmp_path):
     with torch.no_grad(): assert torch.equal(back(x), model(x))
 
 def test_unsupported_models_are_named():
-    with pytest.raises(VitlabError, match='has no ViT blocks'):
-        prune_structured(create_model('swin_tiny_patch4_window7_224', require_vit=False), 0.1, 'l1')
-    with pytest.raises(VitlabError, match="Eva has no ViT blocks.*RotaryEmbeddingCat"):
+    with pytest.raises(VitlabError, match="structured pruning cannot compress a Eva: .*rotary position embeddings"):
         prune_structured(create_model('eva02_tiny_patch14_224', require_vit=False, img_size=56), 0.1, 'l1')
+    with pytest.raises(VitlabError, match='structured pruning cannot compress a ResNet'):
+        prune_structured(create_model('resnet18', require_vit=False), 0.1, 'l1')
 
 def test_qk_norm_is_refused():
     m = create_model('vit_small_patch16_224', img_size=32, qk_norm=True)
@@ -80,6 +80,20 @@ def test_plan_mismatch_and_not_a_plan(tmp_path):
     save_weights(create_model(REFERENCE_NAME), tmp_path/'dense.safetensors')
     with pytest.raises(VitlabError, match='holds no pruning plan'):
         load_pruned(tmp_path/'dense.safetensors')
+
+def test_heads_only():
+    "ratio=0 with head_ratio>0 removes whole heads and nothing else; removing a head equals zeroing its proj columns."
+    torch.manual_seed(0)
+    m = create_model(REFERENCE_NAME).eval(); zeroed = copy.deepcopy(m)
+    plan = prune_structured(m, 0.0, 'l2', head_ratio=1/3, progress=False)
+    assert plan['report']['heads_kept'] == [2]*12
+    assert all((b.attn.head_dim, b.attn.qkv.out_features, b.mlp.fc1.out_features) == (64, 384, 768) for b in m.blocks)
+    with torch.no_grad():
+        for n, A in plan['attention'].items():
+            (h,) = set(range(3)) - set(A['keep_heads'])
+            zeroed.get_submodule(n).proj.weight[:, h*64:(h + 1)*64] = 0
+        x = torch.randn(3, 1, 28, 28)
+        torch.testing.assert_close(m(x), zeroed(x))
 
 def test_train_mode_is_kept_and_hessian_runs():
     from vitlab.data import fashion_mnist_subset, calibration_set, loader
