@@ -106,8 +106,8 @@ def test_quantize_tensor_for_weight_perturbation():
     (lambda m: fake_quantize(m, BitConfig.uniform(m)), 'needs calibration images'),
     (lambda m: calibrate(m, [], progress=False), 'yielded no sample'),
     (lambda m: patch_importance(m, [], progress=False), 'yielded no sample'),
-    (lambda m: fake_quantize(nn.Sequential(nn.Linear(2, 2)), BitConfig.uniform(m), torch.randn(2, 2)), 'no ViT blocks'),
-    (lambda m: BitConfig.uniform(create_model('resnet10t', require_vit=False)), 'no ViT blocks'),
+    (lambda m: fake_quantize(nn.Sequential(nn.Linear(2, 2)), BitConfig.uniform(m), torch.randn(2, 2)), 'cannot compress a Sequential'),
+    (lambda m: BitConfig.uniform(create_model('resnet10t', require_vit=False)), 'cannot compress a ResNet'),
     (lambda m: set_bits(m, BitConfig.uniform(m)), 'made by fake_quantize'),
     (lambda m: patch_bits({0: torch.rand(17)}, 1), 'not a bit-width'),
 ])

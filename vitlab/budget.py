@@ -15,9 +15,9 @@ from .measure import accuracy, count_params, latency_ms
 from .quant.search import non_dominated_sort
 
 # %% auto #0
-__all__ = ['TARGETS', 'BUDGET_DEFAULTS', 'BUDGET_COLUMNS', 'check_budget', 'bit_plans', 'estimated_size_mb', 'prune_candidate',
-           'block_sparsity_pays', 'int4_cost', 'screen', 'pick_exports', 'measure_programs', 'choose', 'front',
-           'plot_front', 'budget_search', 'held_out_images', 'compress_budget']
+__all__ = ['TARGETS', 'BUDGET_DEFAULTS', 'BUDGET_FAMILIES', 'BUDGET_COLUMNS', 'check_budget', 'bit_plans', 'estimated_size_mb',
+           'prune_candidate', 'block_sparsity_pays', 'int4_cost', 'screen', 'pick_exports', 'measure_programs',
+           'choose', 'front', 'plot_front', 'budget_search', 'held_out_images', 'compress_budget']
 
 # %% ../nbs/41_pipeline_budget.ipynb #b006
 TARGETS = ('latency', 'size')  # what the search minimises: the program's measured batch-1 latency, or its file size
@@ -291,6 +291,8 @@ def plot_front(recs:list, target:str, max_drop:float, best:dict|None=None, dense
     return ax
 
 # %% ../nbs/41_pipeline_budget.ipynb #b034
+BUDGET_FAMILIES = ('vit',)  # the model families the budget search handles (its mixed int4/int8 export is ViT-only)
+
 def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
                   budget:dict,  # `dict(max_drop=1.0, target='latency'|'size', …)`, see `check_budget`
                   folder,  # the chosen program (`budget_best.pte`), front.json and front.png are written here
@@ -302,7 +304,7 @@ def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
                   runs:int=30, seed:int=0, progress:bool=True) -> dict:
     "Prune × heads × int4/int8 bits (× tiles where they pay) under one top-1 budget; the choice is measured on the runtime."
     from vitlab.quant.sensitivity import fisher_sensitivity
-    b = check_budget(budget); check_vit(dense, 'the budget search')
+    b = check_budget(budget); check_vit(dense, 'the budget search', BUDGET_FAMILIES)
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     clock, t = {}, time.time()
     def lap(k):

@@ -13,19 +13,19 @@ from torch.utils.data import Subset
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 from .core import VitlabError, check_fraction, save_json, atomic_write_text, read_weights, load_weights, seed_everything
-from .models import create_model, REFERENCE_NAME, reference_model
+from .models import create_model, check_vit, REFERENCE_NAME, reference_model
 from .data import (TensorImages, fashion_mnist, fashion_mnist_subset, calibration_set, loader, data_config,
                          image_folder, image_folders)
 from .measure import measure_models, records_table, plot_records, accuracy, COLUMNS
-from .prune.structured import prune_structured, recover, save_pruned, load_pruned
+from .prune.structured import prune_structured, recover, save_pruned, load_pruned, PRUNABLE_FAMILIES
 from .deploy.quantize import quantize, check_backend, QUANT_MODES
 from .deploy.export import mobile_optimizer_status
 from .deploy.runtimes import RUNTIMES, check_runtimes, export_as, load_exported, check_export, time_programs
 
 # %% auto #0
 __all__ = ['PRESETS', 'REPORT_COLUMNS', 'hub_reachable', 'load_pretrained', 'load_source', 'RunData', 'compress_data',
-           'recover_if_better', 'export_variants', 'measure_variants', 'preset_settings', 'pick_best', 'compress',
-           'vitlab_compress']
+           'recover_if_better', 'export_variants', 'measure_variants', 'preset_settings', 'pick_best',
+           'check_compressible', 'compress', 'vitlab_compress']
 
 # %% ../nbs/40_pipeline.ipynb #25775cc8
 def hub_reachable(timeout:float=3.0) -> bool:
@@ -286,6 +286,13 @@ def _report_md(model, recs, plan, notes, rd, checks, settings) -> str:
         md += [f"| {Path(c['path']).name} | {RUNTIMES[c['runtime']].label} | {c['agreement']:.2%} | {c['max_abs_diff']:.3g} |" for c in checks]
     return '\n'.join(md) + '\n'
 
+# %% ../nbs/40_pipeline.ipynb #c0mpr3ss
+def check_compressible(model:nn.Module, budget:dict|None=None) -> str:
+    "The family of `model` if `compress` handles it — with a preset its first stage is `prune_structured`, with a budget `budget_search` — else `VitlabError`."
+    if budget is None: return check_vit(model, 'compress', PRUNABLE_FAMILIES)
+    from vitlab.budget import BUDGET_FAMILIES
+    return check_vit(model, 'compress with a budget', BUDGET_FAMILIES)
+
 # %% ../nbs/40_pipeline.ipynb #f0dd2a66
 def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's name
              out='runs/compress',  # report folder (must not exist unless overwrite)
@@ -338,6 +345,7 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
         if data is not None and weights is None and not pretrained and 'num_classes' not in kw:
             kw['num_classes'] = len(image_folders(data, create_model(model, **kw))[1].classes)
         dense, is_ref = load_source(model, weights, pretrained, kw)
+        check_compressible(dense, budget)  # before any image is read
         rd = compress_data(dense, is_ref and data is None, data, calib_images, eval_images, seed=seed)
         if budget is not None:  # one search over pruning × heads × bits, scored on the runtime
             from vitlab.budget import compress_budget

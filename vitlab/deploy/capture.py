@@ -6,6 +6,7 @@
 from __future__ import annotations
 import contextlib, io, re, sys
 import torch, torch.nn as nn, torch.nn.functional as F
+from timm.layers import Attention
 from ..core import VitlabError
 from ..quiet import quiet_warnings
 
@@ -49,8 +50,8 @@ class XnnpackAttention(nn.Module):
         return self.proj(torch.bmm(a, v).reshape(B, H, N, D).permute(0, 2, 1, 3).reshape(B, N, H*D))
 
 def _plain_attention(m:nn.Module) -> bool:
-    "A timm `Attention` without q/k norms, a scale norm or a gate (what `XnnpackAttention` computes)."
-    return (type(m).__name__ == 'Attention' and isinstance(getattr(m, 'qkv', None), nn.Linear) and hasattr(m, 'num_heads')
+    "timm's own `Attention` (not a subclass, not another model's class of that name) without q/k norms, a scale norm or a gate: what `XnnpackAttention` computes."
+    return (type(m) is Attention and isinstance(getattr(m, 'qkv', None), nn.Linear)
             and all(isinstance(getattr(m, a, nn.Identity()), nn.Identity) for a in ('q_norm', 'k_norm', 'norm'))
             and getattr(m, 'gate', None) is None)
 

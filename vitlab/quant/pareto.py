@@ -9,7 +9,7 @@ import numpy as np
 import torch, torch.nn as nn
 from ..core import VitlabError
 from ..models import check_vit, vit_linears
-from .fake import BitConfig, quantize_tensor
+from .fake import BitConfig, QUANT_FAMILIES, quantize_tensor
 
 # %% auto #0
 __all__ = ['PARETO_BITS', 'check_bit_set', 'sensitivity_components', 'perturbation_table', 'exact_frontier', 'layer_bits',
@@ -30,8 +30,8 @@ def check_bit_set(bits) -> tuple:
 
 # %% ../../nbs/23_quant_pareto.ipynb #c009
 def sensitivity_components(model:nn.Module, sensitivity:dict) -> dict:
-    "Each component named in `sensitivity` → (Ω_c, {linear name: nn.Linear}); every ViT linear layer in exactly one."
-    check_vit(model, 'bit allocation')
+    "Each component named in `sensitivity` → (Ω_c, {linear name: nn.Linear}); every block linear layer in exactly one."
+    check_vit(model, 'bit allocation', QUANT_FAMILIES)
     fix = "compute it on this model: fisher_sensitivity(model, calib, level='layer')"
     if not isinstance(sensitivity, dict) or not sensitivity:
         raise VitlabError(f"the sensitivity must be a non-empty dict {{component name: Ω_c}}, got {type(sensitivity).__name__} {sensitivity!r:.60}", fix)
