@@ -100,7 +100,8 @@ def transformer_families() -> list[Family]:
     for mod in timm.list_modules():
         names = timm.list_models(module=mod)
         if not timm.models.model_entrypoint(names[0]).__module__.startswith('timm.') or not mentions_attention(mod): continue  # vitlab's own registrations
-        n = smallest_with_attention(names)
+        defines = _defines_attention(sys.modules[timm.models.model_entrypoint(names[0]).__module__])
+        n = smallest_with_attention(names, scan=8 if defines else 0)  # look past the smallest only where the module has attention of its own
         if n is not None: out.append(Family(mod, mod, n))
     for label, mod, pattern in VIT_VARIANTS:
         n = smallest_with_attention(timm.list_models(pattern, module=mod))
@@ -247,7 +248,7 @@ def probe(family:Family, methods=None) -> Probe:
     kwargs = probe_kwargs(meta, fam) if fam else {}
     model = timm.create_model(family.model, **kwargs).eval() if fam else meta
     size = meta.pretrained_cfg['input_size']
-    if fam: size = (size[0], kwargs['img_size'], kwargs['img_size'])
+    size = (size[0], kwargs['img_size'], kwargs['img_size']) if fam else (size[0], 32, 32)  # (a refusal comes before any image is read)
     data = _images(16, size, getattr(model, 'num_classes', 10))
     example = data[0][0][None] if fam else torch.empty(1, *size, device='meta')
     outcomes, seconds = {}, {}
