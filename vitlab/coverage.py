@@ -139,11 +139,11 @@ class Context:
 
 # %% ../nbs/07_coverage.ipynb #v022
 def probe_kwargs(model:nn.Module, family:str) -> dict:
-    "Architecture arguments for a cheap ViT or Swin: 10 classes, a ViT of 2 blocks on 4×4 patches, a Swin of 2, 2, 1, 1 blocks with 2×2 tokens in its last stage (or its own input, if smaller)."
+    "Architecture arguments for a cheap ViT or Swin: 10 classes; a ViT of 2 blocks on 4×4 patches; a Swin of 2, 1, 1, … blocks whose first stage is two windows wide (or its own input, if smaller)."
     p, size = model.patch_embed.feat_ratio(), model.patch_embed.img_size[0]  # pixels per token (a hybrid's CNN stem included)
     if family == 'vit': return dict(img_size=min(size, 4*p), depth=2, num_classes=10)
-    n = len(model.layers)
-    return dict(img_size=min(size, 2*p*2**(n - 1)), depths=[2, 2] + [1]*(n - 2), num_classes=10)
+    window = model.layers[0].blocks[0].window_size[0]
+    return dict(img_size=min(size, 2*window*p), depths=[2] + [1]*(len(model.layers) - 1), num_classes=10)
 
 # %% ../nbs/07_coverage.ipynb #v025
 class _Wrong(Exception): "A method ran, but what it returned failed the probe's check."
@@ -181,7 +181,7 @@ def _sensitivity(c:Context):
 
 def _fake_quant(c:Context):
     from vitlab.quant.fake import fake_quantize, BitConfig
-    q = fake_quantize(c.model, BitConfig.uniform(c.model, 8, 8, 8), calib=c.calib, progress=False)
+    q = fake_quantize(c.model, BitConfig.uniform(c.model, 8, 8, 8), calib=c.calib, calibrator='minmax', progress=False)
     with torch.no_grad(): _close(q(c.example), c.model.eval()(c.example), 0.25)
 
 def _bit_search(c:Context):
@@ -189,7 +189,7 @@ def _bit_search(c:Context):
     from vitlab.models import vit_blocks
     n = len(vit_blocks(c.model))
     lat = LatencyModel(fp32_ms=1.0, linear_ms=[0.2]*n, qk_ms=[0.02]*n, av_ms=[0.02]*n, int8_ratio=0.5)  # made up: probed, not timed
-    space = BitSearch(c.model, c.data, c.calib, n_eval=8, latency=lat, progress=False)
+    space = BitSearch(c.model, c.data, c.calib, n_eval=8, latency=lat, calibrator='minmax', progress=False)
     if not search_bits(None, None, None, generations=1, population=4, space=space, progress=False): raise _Wrong("the search found no configuration")
 
 # %% ../nbs/07_coverage.ipynb #v027

@@ -87,6 +87,9 @@ def model_family(model:torch.nn.Module, what:str='vitlab') -> str:
     cls = type(model).__name__
     for fam, (model_cls, attn_cls) in FAMILIES.items():
         if not isinstance(model, model_cls): continue
+        if hasattr(getattr(model, 'patch_embed', None), 'backbone'):
+            raise VitlabError(f"{what} cannot compress a hybrid {cls}: its patch embedding is a CNN backbone ({type(model.patch_embed).__name__}) whose widths and input channels a plan cannot rebuild",
+                              "use a ViT with a linear patch embedding (deit_*, vit_*_patch16_*)")
         names = {m: n for n, m in model.named_modules()}
         for b in _family_blocks(model, fam):
             if not (isinstance(getattr(b, 'attn', None), attn_cls) and isinstance(getattr(b, 'mlp', None), Mlp)):
