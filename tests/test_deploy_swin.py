@@ -15,7 +15,9 @@ from vitlab.deploy.runtimes import RUNTIMES, installed_runtimes, export_as, load
 torch.set_num_threads(1)
 RTS = installed_runtimes()
 TRAINED = SWIN_REFERENCE_WEIGHTS.exists()
-INT8_AGREEMENT, INT8_ERROR = (0.95, 0.15) if TRAINED else (0.6, 0.5)  # top-1 agreement ≥, max |Δlogit| < this × the logit spread
+# top-1 agreement ≥, worst |Δlogit| over 100 images < this × the logit spread. The worst case depends on the CPU's int8
+# kernels (OpenVINO without VNNI reached 0.29 × the spread on the trained model); a broken quantizer is off by ≈ 1×.
+INT8_AGREEMENT, INT8_ERROR = (0.95, 0.4) if TRAINED else (0.6, 0.6)
 
 @pytest.fixture(scope='module')
 def swin():
@@ -55,6 +57,7 @@ def test_int8_file_agrees_with_eager(swin, sub, few, example, fp32_files, tmp_pa
     f = export_as(rt, swin, tmp_path/f'swin8{RUNTIMES[rt].suffix}', example, 'int8', calib=calib)
     c = check_export(f, swin, few)
     assert c['agreement'] >= INT8_AGREEMENT and c['max_abs_diff'] < INT8_ERROR*spread(swin, few), c
+    if TRAINED: assert abs(c['acc'] - c['ref_acc']) <= 0.03, c  # int8 costs at most 3 of these 100 answers
     assert file_mb(f) < 0.4*file_mb(fp32_files[rt]), (file_mb(f), file_mb(fp32_files[rt]))  # int8 weights: about a third of fp32 or less
 
 @pytest.fixture(scope='module')
