@@ -13,7 +13,7 @@ from torch.utils.data import Subset
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 from .core import VitlabError, check_fraction, save_json, atomic_write_text, read_weights, load_weights, seed_everything
-from .models import create_model, check_vit, REFERENCE_NAME, reference_model
+from .models import create_model, check_vit, REFERENCE_NAME, SWIN_REFERENCE_NAME, reference_model
 from .data import (TensorImages, fashion_mnist, fashion_mnist_subset, calibration_set, loader, data_config,
                          image_folder, image_folders)
 from .measure import measure_models, records_table, plot_records, accuracy, COLUMNS
@@ -23,8 +23,8 @@ from .deploy.export import mobile_optimizer_status
 from .deploy.runtimes import RUNTIMES, check_runtimes, export_as, load_exported, check_export, time_programs
 
 # %% auto #0
-__all__ = ['PRESETS', 'REPORT_COLUMNS', 'hub_reachable', 'load_pretrained', 'load_source', 'RunData', 'compress_data',
-           'recover_if_better', 'export_variants', 'measure_variants', 'preset_settings', 'pick_best',
+__all__ = ['REFERENCES', 'PRESETS', 'REPORT_COLUMNS', 'hub_reachable', 'load_pretrained', 'load_source', 'RunData',
+           'compress_data', 'recover_if_better', 'export_variants', 'measure_variants', 'preset_settings', 'pick_best',
            'check_compressible', 'compress', 'vitlab_compress']
 
 # %% ../nbs/40_pipeline.ipynb #25775cc8
@@ -55,7 +55,9 @@ def _classes_in(tensors:dict) -> int|None:
     w = tensors.get('head.weight')
     return int(w.shape[0]) if isinstance(w, torch.Tensor) and w.ndim == 2 else None
 
-def load_source(model:str=REFERENCE_NAME,  # a timm name or 'deit_tiny_patch7_fmnist'
+REFERENCES = {REFERENCE_NAME: 'vit', SWIN_REFERENCE_NAME: 'swin'}  # the trained reference models, by name → family
+
+def load_source(model:str=REFERENCE_NAME,  # a timm name or a reference model's name (see `REFERENCES`)
                 weights:str|None=None,  # safetensors: dense weights for `model`, or a pruned file written by vitlab
                 pretrained:bool=False,  # timm's pretrained weights (hub or local cache)
                 model_kwargs:dict|None=None) -> tuple[nn.Module, bool]:  # passed to timm: img_size, patch_size, depth, in_chans, num_classes, …
@@ -73,11 +75,11 @@ def load_source(model:str=REFERENCE_NAME,  # a timm name or 'deit_tiny_patch7_fm
                 raise VitlabError(e.problem, f"build the architecture the weights were trained with: model_kwargs (--model_kwargs) "
                                   f"such as '{{\"img_size\": 32, \"patch_size\": 8, \"depth\": 2, \"in_chans\": 1}}' (now {kw or 'none'})") from None
     elif pretrained: m = load_pretrained(model, **kw)
-    elif model == REFERENCE_NAME and not kw: m = reference_model()
+    elif model in REFERENCES and not kw: m = reference_model(REFERENCES[model])
     else: m = create_model(model, **kw)
     if getattr(m, 'pretrained_cfg', None) is not None and hasattr(m, 'patch_embed'):
         m.pretrained_cfg = {**m.pretrained_cfg, 'input_size': data_config(m)['input_size']}
-    return m.eval(), m.pretrained_cfg.get('architecture') == REFERENCE_NAME
+    return m.eval(), m.pretrained_cfg.get('architecture') in REFERENCES
 
 # %% ../nbs/40_pipeline.ipynb #b2e3c992
 @dataclass
@@ -270,7 +272,8 @@ def _report_md(model, recs, plan, notes, rd, checks, settings) -> str:
           + (' — provisional: the machine was busy while timing' if settings['timing']['busy'] else '') + ')' if best else 'none (no exported file)'),
           f"- runtimes: {', '.join(RUNTIMES[r].label for r in settings['runtimes'])}",
           f"- pruning: ratio {settings['ratio']:.4g} ({settings['importance']}), heads {settings['head_ratio']:.4g}, blocks {settings['depth_ratio']:.4g}; "
-          f"params −{plan['report']['params_removed']:.1%}, FLOPs −{plan['report']['flops_removed'] or 0:.1%}",
+          f"params −{plan['report']['params_removed']:.1%}, FLOPs −{plan['report']['flops_removed'] or 0:.1%}"
+          + (f" ({notes['preset']})" if 'preset' in notes else ''),
           f"- {notes.get('recover', 'no recovery fine-tune')}",
           f"- quantized backend: {settings['backend']}; mobile optimizer: {mobile_optimizer_status()['reason'] or 'applied'}",
           (f"- accuracy: eager variants on {rd.test_name} (`top-1 on` = test); exported programs"
@@ -319,6 +322,7 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
              preset:str='paper',  # 'paper', 'balanced' or 'fast' (see `PRESETS`)
              budget:dict|None=None) -> list[dict]:  # instead of a preset: dict(max_drop=1.0, target='latency'|'size'), searched by `vitlab.budget`
     "Prune → recover → quantize → export → measure; writes report.json/.md, a plot and the exported files to `out`."
+    depth_given = depth_ratio is not None
     ps = preset_settings(preset, ratio=ratio, importance=importance, head_ratio=head_ratio, depth_ratio=depth_ratio, recover_steps=recover_steps)
     ratio, importance, head_ratio, depth_ratio, recover_steps = ps['ratio'], ps['importance'], ps['head_ratio'], ps['depth_ratio'], ps['recover_steps']
     ratio = check_fraction(ratio, 'ratio'); check_fraction(head_ratio, 'head_ratio'); check_fraction(depth_ratio, 'depth_ratio')
@@ -345,14 +349,18 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
         if data is not None and weights is None and not pretrained and 'num_classes' not in kw:
             kw['num_classes'] = len(image_folders(data, create_model(model, **kw))[1].classes)
         dense, is_ref = load_source(model, weights, pretrained, kw)
-        check_compressible(dense, budget)  # before any image is read
+        family = check_compressible(dense, budget)  # before any image is read
+        notes = {}
+        if family != 'vit' and depth_ratio and not depth_given:  # a preset's block removal applies to plain ViTs
+            notes['preset'] = (f"the {preset} preset's block removal ({depth_ratio:.3g} of the blocks) applies to ViTs; "
+                               f"this {family} model keeps its blocks")
+            depth_ratio = 0.0
         rd = compress_data(dense, is_ref and data is None, data, calib_images, eval_images, seed=seed)
         if budget is not None:  # one search over pruning × heads × bits, scored on the runtime
             from vitlab.budget import compress_budget
             recs = compress_budget(model, dense, rd, budget, tmp, runs, seed, progress)
             _publish(tmp, out); return recs
         bar = tqdm(total=5, desc='compress', disable=not progress)
-        notes = {}
         pruned = copy.deepcopy(dense)
         plan = prune_structured(pruned, ratio, importance, head_ratio=head_ratio, depth_ratio=depth_ratio, calib=rd.calib, example=rd.example, progress=False)
         plan['create_kwargs'] = {**{k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()}, **plan['create_kwargs']}  # load_pruned rebuilds the same architecture
