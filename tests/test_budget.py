@@ -64,3 +64,21 @@ def test_budget_search_on_the_users_runtime(tmp_path):
     assert 'exported LiteRT program' in (out/'report.md').read_text()
     front = json.loads((out/'front.json').read_text())
     assert front['budget']['runtime'] == 'litert' and front['budget']['int4_shares'] == [0.0]
+
+SWIN = dict(model='swin_tiny_patch4_window7_224', model_kwargs=dict(img_size=56, embed_dim=32, depths=(2, 1, 1, 1), num_heads=(1, 2, 4, 8), num_classes=10))
+
+def test_budget_search_on_a_swin(tmp_path):
+    "A Swin through the search: pruned levels, int4 shares of its stages' linears, and a chosen program that is a Swin."
+    from vitlab.deploy.runtimes import load_exported
+    from vitlab.models import create_model
+    import torch
+    out = tmp_path/'b'
+    recs = compress(out=out, budget=dict(max_drop=50, target='size', ratios=(0, 1/4), int4_shares=(0, 1), max_exports=1, **GRID),
+                    runs=20, progress=False, **SWIN)
+    front = json.loads((out/'front.json').read_text())
+    bits = [r['bits'] for r in front['records'] if r.get('bits')]
+    assert any(k.startswith('layers.3.blocks.0.mlp') for b in bits for k in b) and any(4 in b.values() for b in bits)  # every stage, int4 too
+    best = next(r for r in recs if r['best'])
+    assert best['status'] == 'measured' and best['drop'] <= 50 and best['size_mb'] < recs[0]['size_mb']/2  # int8 or less vs fp32
+    x = torch.randn(1, 3, 56, 56)
+    assert load_exported(out/'budget_best.pte')(x).shape == (1, 10)

@@ -10,7 +10,7 @@ import numpy as np
 import torch, torch.nn as nn
 from tqdm.auto import tqdm
 from .core import VitlabError, check_fraction, save_json
-from .models import check_vit, vit_linears
+from .models import check_vit, vit_linears, vit_blocks
 from .measure import accuracy, count_params, latency_ms
 from .quant.search import non_dominated_sort
 
@@ -104,7 +104,17 @@ def prune_candidate(dense:nn.Module, ratio:float, head_ratio:float, calib, examp
     return m, plan, dict(acc=acc, drop=100*(dense_acc - acc), note=note)
 
 # %% ../nbs/41_pipeline_budget.ipynb #b017
-def block_sparsity_pays(model:nn.Module,  # a ViT: its widest MLP layer is probed at its own token count
+def _layer_input(model:nn.Module, layer:nn.Module) -> torch.Tensor:
+    "A random input of the shape `layer` sees when `model` runs on a batch-1 image (a ViT's tokens, or a Swin stage's windows)."
+    from vitlab.prune.block import model_input
+    seen = []
+    h = layer.register_forward_hook(lambda m, a, o: seen.append(a[0].shape))
+    try:
+        with torch.no_grad(): model.eval()(model_input(model))
+    finally: h.remove()
+    return torch.randn(seen[0])
+
+def block_sparsity_pays(model:nn.Module,  # a ViT or Swin: its widest MLP layer is probed at its own token count
                         folder,  # where the two probe programs are written (removed after)
                         sparsity:float=0.5, block=(16, 16), target:str='latency', margin:float=1.1, runs:int=40,
                         runtime:str='executorch') -> dict:  # the runtime the two probe layers run on (fp32)
@@ -112,9 +122,8 @@ def block_sparsity_pays(model:nn.Module,  # a ViT: its widest MLP layer is probe
     from vitlab.deploy.runtimes import export_as, load_exported, RUNTIMES
     from vitlab.prune.block import block_expand
     from vitlab.measure import example_input
-    fc = max((b.mlp.fc1 for b in model.blocks), key=lambda l: l.weight.numel())
-    tokens = model.patch_embed.num_patches + getattr(model, 'num_prefix_tokens', 1)
-    x = torch.randn(1, tokens, fc.in_features)
+    fc = max((b.mlp.fc1 for b in vit_blocks(model)), key=lambda l: l.weight.numel())
+    x = _layer_input(model, fc); tokens = x[..., 0].numel()
     sparse = copy.deepcopy(fc)
     bh, bw = block
     keep = torch.rand(fc.out_features//bh, fc.in_features//bw, generator=torch.Generator().manual_seed(0)) >= sparsity
@@ -134,14 +143,17 @@ def block_sparsity_pays(model:nn.Module,  # a ViT: its widest MLP layer is probe
                 pays=gain >= margin, latency_ms={k: v['latency_ms'] for k, v in t.items()}, size_bytes=size)
 
 # %% ../nbs/41_pipeline_budget.ipynb #b019b
-def int4_cost(model:nn.Module,  # a ViT: its first encoder block is probed at the model's widths and token count
+def int4_cost(model:nn.Module,  # a ViT (its first block is probed) or a Swin (the first block of each stage)
               folder,  # where the two probe programs are written (removed after)
               example:torch.Tensor,  # a batch-1 input
               runs:int=40) -> dict:
     "Time one encoder block exported with all-int8 and all-int4 weights: `ratio` = int4 latency / int8 latency (None: int4 cannot run)."
     from vitlab.deploy.mixed import export_mixed_pte
     from vitlab.deploy.runtimes import load_exported
-    one = copy.deepcopy(model).eval(); one.blocks = one.blocks[:1]
+    one = copy.deepcopy(model).eval()
+    if hasattr(one, 'layers'):  # Swin: each stage keeps its first block, so every stage's widths and windows are timed
+        for st in one.layers: st.blocks = st.blocks[:1]
+    else: one.blocks = one.blocks[:1]
     names, folder, files = list(vit_linears(one)), Path(folder), {}
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -154,7 +166,7 @@ def int4_cost(model:nn.Module,  # a ViT: its first encoder block is probed at th
     finally:
         for f in files.values(): f.unlink(missing_ok=True)
     return dict(ratio=t['int4']['latency_ms']/t['int8']['latency_ms'], latency_ms={k: v['latency_ms'] for k, v in t.items()},
-                block=f"block 0 of {len(model.blocks)}, {len(names)} linear layers")
+                block=f"{len(vit_blocks(one))} of {len(vit_blocks(model))} blocks, {len(names)} linear layers")
 
 # %% ../nbs/41_pipeline_budget.ipynb #b021
 def _name(ratio, head_ratio, share, sparsity=0.0) -> str:
@@ -291,7 +303,7 @@ def plot_front(recs:list, target:str, max_drop:float, best:dict|None=None, dense
     return ax
 
 # %% ../nbs/41_pipeline_budget.ipynb #b034
-BUDGET_FAMILIES = ('vit',)  # the model families the budget search handles (its mixed int4/int8 export is ViT-only)
+BUDGET_FAMILIES = ('vit', 'swin')  # the model families the budget search handles (structured pruning, sensitivity and mixed export)
 
 def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
                   budget:dict,  # `dict(max_drop=1.0, target='latency'|'size', …)`, see `check_budget`
