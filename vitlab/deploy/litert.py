@@ -11,7 +11,7 @@ import torch, torch.nn as nn
 from ..core import VitlabError, atomic_path, import_extra
 from ..quiet import quiet_warnings, quiet_stderr
 from .capture import export_error, export_program, unfuse_attention
-from .quantize import calibrate
+from .quantize import feed_calibration
 from .export import output_file
 
 # %% auto #0
@@ -61,7 +61,7 @@ def export_tflite(model:nn.Module,  # a float timm ViT (fused attention is switc
         g = export_program(m, example).module()  # an untraceable model gets an error naming the op
         with quiet_warnings():
             g = prepare_pt2e(g, qz)
-            calibrate(g, calib if mode == 'int8' else [(example, None)], max_images, one_by_one=True)  # per-channel weight scales need one pass
+            feed_calibration(g, calib if mode == 'int8' else [(example, None)], max_images, one_by_one=True)  # per-channel weight scales need one pass
             m = convert_pt2e(g, fold_quantize=False)
         kw['quant_config'] = qc.QuantConfig(pt2e_quantizer=qz)
     try:

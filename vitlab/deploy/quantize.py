@@ -13,8 +13,9 @@ from ..quiet import quiet_warnings
 from .capture import export_program, PerImage
 
 # %% auto #0
-__all__ = ['BACKENDS', 'QUANT_MODES', 'check_backend', 'use_backend', 'QuantLinear', 'wrap_linears', 'calibrate', 'HalfPrecision',
-           'QuietReduceRange', 'quantize', 'module_precision', 'op_precision', 'float_ops', 'quantize_pt2e']
+__all__ = ['BACKENDS', 'QUANT_MODES', 'check_backend', 'use_backend', 'QuantLinear', 'wrap_linears', 'feed_calibration',
+           'HalfPrecision', 'QuietReduceRange', 'quantize', 'module_precision', 'op_precision', 'float_ops',
+           'quantize_pt2e']
 
 # %% ../../nbs/32_deploy_quantize.ipynb #c005
 BACKENDS = ('x86', 'fbgemm', 'qnnpack', 'onednn')
@@ -68,7 +69,7 @@ def _batches(calib, batch_size:int=64):
     return calib
 
 @torch.no_grad()
-def calibrate(model:nn.Module, calib, max_images:int|None=None,
+def feed_calibration(model:nn.Module, calib, max_images:int|None=None,
               one_by_one:bool=False) -> int:  # feed single images (for graphs exported with batch size 1)
     "Run the images of `calib` (batches of `(images, labels)` or a dataset) through `model`; returns how many were seen."
     seen = 0
@@ -134,7 +135,7 @@ def quantize(model:nn.Module,  # a float model (left untouched: a quantized copy
             for m in q.modules():
                 if isinstance(m, QuantLinear): m.qconfig = qc
             tq.prepare(q, inplace=True)
-            info = dict(calib_images=calibrate(q, calib, max_images), wrapped=n)
+            info = dict(calib_images=feed_calibration(q, calib, max_images), wrapped=n)
             tq.convert(q, inplace=True)
     q.register_forward_pre_hook(functools.partial(_backend_hook, backend))
     if backend == 'qnnpack': QuietReduceRange().attach(q)  # torch's int8 Linear passes reduce_range=True, which qnnpack ignores — and says so on every call
@@ -199,5 +200,5 @@ def quantize_pt2e(model:nn.Module,  # a float model
     gm = export_program(copy.deepcopy(model), example).module()  # an untraceable model gets an error naming the op
     with quiet_warnings():
         gm = prepare_pt2e(gm, quantizer)
-        calibrate(gm, calib, max_images, one_by_one=True)  # the graph was exported for batch 1
+        feed_calibration(gm, calib, max_images, one_by_one=True)  # the graph was exported for batch 1
         return PerImage(allow_exported_model_train_eval(convert_pt2e(gm)))  # .eval() becomes harmless
