@@ -60,6 +60,7 @@ def _tensors(obj):
         try: yield from _tensors(obj.__getstate__())
         except Exception: pass
 
+# %% ../nbs/03_measure.ipynb #da0cd3eab
 def count_params(model:nn.Module) -> int:
     "Number of weights in `model`'s state (packed quantized weights included; buffers such as running stats too)."
     seen, n = set(), 0
@@ -184,12 +185,13 @@ def _fmt(key, fmt, v):
     if key == 'flops': v = v/1e9
     return fmt.format(v).replace('%', ' %') if key == 'acc' else fmt.format(v)
 
-#| export
+# %% ../nbs/03_measure.ipynb #94d9db18b
 class MarkdownTable(str):
     "A markdown table: a `str` (print it, write it to a report) that notebooks and the docs display as a table."
     def _repr_markdown_(self): return str(self)
     def __repr__(self): return str(self)
 
+# %% ../nbs/03_measure.ipynb #94d9db18c
 def records_table(records:list[dict], columns=COLUMNS) -> MarkdownTable:
     "A markdown table of measurement records."
     cols = [c for c in columns if any(c[0] in r for r in records)]
@@ -204,6 +206,7 @@ def acc_range(accs:list[float]) -> tuple[float, float]:
     pad = max(0.5, 0.6*(hi - lo))
     return max(0.0, lo - pad), min(100.0, hi + 0.4*pad)
 
+# %% ../nbs/03_measure.ipynb #6bada8feb
 def plot_records(records:list[dict], metrics=('latency_ms', 'size_mb', 'peak_mb', 'acc'), title:str|None=None):
     "Bar charts of `metrics` across records, the baseline in a darker colour; returns the figure."
     import matplotlib.pyplot as plt

@@ -20,6 +20,7 @@ class PatchImportance(dict):
     def __init__(self, scores:dict, prefix_tokens:int, grids:dict):
         super().__init__(scores); self.prefix_tokens, self.grids = prefix_tokens, grids
 
+# %% ../../nbs/22_quant_attention_shrink.ipynb #c006b
 def _column_sums(P:torch.Tensor, windows:torch.Tensor|None) -> torch.Tensor:
     "Σ over images, heads and queries of `P`, per key token: `(T,)`. Swin: `P` is per window, `windows` maps window positions to tokens."
     if windows is None: return P.sum(dim=(0, 1, 2))  # (B, H, T, T)
@@ -28,6 +29,7 @@ def _column_sums(P:torch.Tensor, windows:torch.Tensor|None) -> torch.Tensor:
     keep = windows >= 0
     return torch.zeros(int(windows.max()) + 1, dtype=P.dtype).index_add_(0, windows[keep], cols[keep])
 
+# %% ../../nbs/22_quant_attention_shrink.ipynb #c006c
 @torch.no_grad()
 def patch_importance(model:nn.Module,  # a timm ViT or Swin (left unchanged), or a fake-quant model
                      calib,  # images: (images, labels) batches, a Dataset, or a tensor of images
@@ -67,10 +69,12 @@ def _block_bits(bits, blocks) -> dict:
         return {i: check_bits(b, f"bits[{i}]") for i, b in zip(blocks, bits)}
     return {i: check_bits(bits) for i in blocks}
 
+# %% ../../nbs/22_quant_attention_shrink.ipynb #c010b
 def _prefix(importance, prefix_tokens) -> int:
     "Prefix tokens: as given, else as `patch_importance` recorded (a plain dict: 1, a class token)."
     return getattr(importance, 'prefix_tokens', 1) if prefix_tokens is None else prefix_tokens
 
+# %% ../../nbs/22_quant_attention_shrink.ipynb #c010c
 def patch_bits(importance:dict,  # `{block_index: s}` from `patch_importance`
                bits,  # each block's base bit-width b: an int, a list (one per block) or {block_index: b}
                prefix_tokens:int|None=None,  # class/distillation tokens at the start, which get b + 1 (None: as `importance` says)
@@ -93,6 +97,7 @@ def patch_bits(importance:dict,  # `{block_index: s}` from `patch_importance`
         out[i] = [min(b + 1, high)]*prefix_tokens + bj.clamp(low, high).tolist()
     return out
 
+# %% ../../nbs/22_quant_attention_shrink.ipynb #c010d
 def average_patch_bits(pbits:dict) -> float:
     "The realised average bit-width over all tokens of all blocks."
     vals = [b for lst in pbits.values() for b in lst]

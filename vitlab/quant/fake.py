@@ -18,16 +18,15 @@ from ..models import check_vit, model_family, vit_blocks, vit_linears
 from ..gradients import calibration_batches
 
 # %% auto #0
-__all__ = ['BITS', 'CALIBRATORS', 'SHRINK', 'FIELDS', 'PATCH_FIELDS', 'QUANT_FAMILIES', 'check_bits', 'check_calibrator',
+__all__ = ['BITS', 'CALIBRATORS', 'SHRINK', 'QUANT_FAMILIES', 'FIELDS', 'PATCH_FIELDS', 'check_bits', 'check_calibrator',
            'qrange', 'scale_zero_point', 'fake_quant', 'fake_quant_reference', 'fake_quant_fast', 'clip_range',
            'quant_params', 'quantize_tensor', 'vit_attentions', 'num_tokens', 'attention_tokens', 'BitConfig',
            'ActQuant', 'FakeQuantLinear', 'FakeQuantAttention', 'window_token_index', 'FakeQuantWindowAttention',
-           'quant_points', 'prepare', 'Observer', 'Calibration', 'image_batches', 'calibrate', 'FakeQuantSettings',
+           'prepare', 'quant_points', 'Observer', 'Calibration', 'image_batches', 'calibrate', 'FakeQuantSettings',
            'set_bits', 'fake_quantize']
 
 # %% ../../nbs/21_quant_fake.ipynb #c006
 BITS = tuple(range(2, 9))  # the bit-widths vitlab simulates
-CALIBRATORS = ('minmax', 'percentile', 'omse')
 
 def check_bits(bits, what:str='bits') -> int:
     "Return `bits` as an int if it is a whole number in 2..8, else raise `VitlabError`."
@@ -35,12 +34,16 @@ def check_bits(bits, what:str='bits') -> int:
     if not ok: raise VitlabError(f"{what}={bits!r} is not a bit-width vitlab can simulate", "use a whole number from 2 to 8")
     return int(bits)
 
+# %% ../../nbs/21_quant_fake.ipynb #c006b
+CALIBRATORS = ('minmax', 'percentile', 'omse')
+
 def check_calibrator(calibrator) -> str:
     "Return `calibrator` if vitlab knows it, else raise `VitlabError`."
     if calibrator not in CALIBRATORS:
         raise VitlabError(f"unknown calibrator {calibrator!r}", f"use one of {', '.join(map(repr, CALIBRATORS))}")
     return calibrator
 
+# %% ../../nbs/21_quant_fake.ipynb #c006c
 def qrange(bits:int, symmetric:bool) -> tuple[int, int]:
     "Integer range `(q_min, q_max)` of a `bits`-bit quantizer: signed if `symmetric`, else unsigned."
     bits = check_bits(bits)
@@ -72,11 +75,13 @@ def fake_quant(x:torch.Tensor,  # the tensor to quantize
     if scale.ndim == 0: return torch.fake_quantize_per_tensor_affine(x, scale, zero_point, qmin, qmax)
     return torch.fake_quantize_per_channel_affine(x, scale, zero_point, axis, qmin, qmax)
 
+# %% ../../nbs/21_quant_fake.ipynb #c012b
 def fake_quant_reference(x:torch.Tensor, scale, zero_point, bits:int, symmetric:bool, qmin=None, qmax=None) -> torch.Tensor:
     "Eq. 5 written out, `s·(clamp(round(x/s) + z, q_min, q_max) − z)`, broadcasting `scale`, `zero_point` (and `qmin`, `qmax`)."
     if qmin is None: qmin, qmax = qrange(bits, symmetric)
     return (torch.clamp(torch.round(x/scale) + zero_point, qmin, qmax) - zero_point)*scale
 
+# %% ../../nbs/21_quant_fake.ipynb #c012c
 def fake_quant_fast(x:torch.Tensor, scale, zero_point, qmin, qmax) -> torch.Tensor:
     "`fake_quant_reference` computed in place on one new tensor (float `zero_point`; `qmin`, `qmax` ints or tensors)."
     return torch.div(x, scale).round_().add_(zero_point).clamp_(qmin, qmax).sub_(zero_point).mul_(scale)
@@ -92,6 +97,7 @@ def _kth(v:torch.Tensor, q:float) -> torch.Tensor:
     k = min(v.shape[1], max(1, math.ceil(q*v.shape[1] - 1e-9)))  # nearest rank; the tolerance absorbs 0.999*n rounding up
     return v.kthvalue(k, dim=1).values
 
+# %% ../../nbs/21_quant_fake.ipynb #c019b
 SHRINK = torch.linspace(1.0, 0.05, 39)  # OMSE's candidate shrink factors of the min-max range (1 = min-max)
 
 def _candidates(symmetric:bool):
@@ -117,6 +123,7 @@ def _omse(v:torch.Tensor, w, lo:torch.Tensor, hi:torch.Tensor, bits:int, symmetr
             best_err, best_k = torch.where(better, e, best_err), torch.where(better, k + i, best_k)
     return lo*A[best_k], hi*B[best_k]
 
+# %% ../../nbs/21_quant_fake.ipynb #c019c
 def clip_range(x:torch.Tensor, bits:int, symmetric:bool=True, per_channel:bool=False, calibrator:str='minmax',
                percentile:float=99.99) -> tuple[torch.Tensor, torch.Tensor]:
     "The clipping range `(lo, hi)` of `x` chosen by `calibrator`: one pair per output channel (dim 0) or a 1-element pair."
@@ -144,6 +151,7 @@ def quant_params(x:torch.Tensor,  # the tensor to quantize (a weight: out × in)
     s, z = scale_zero_point(lo, hi, bits, symmetric)
     return (s, z) if per_channel else (s[0], z[0])
 
+# %% ../../nbs/21_quant_fake.ipynb #c020b
 def quantize_tensor(x:torch.Tensor,  # the tensor to quantize (a weight: out × in)
                     bits:int,  # bit-width, 2..8
                     symmetric:bool=True,  # signed grid around 0
@@ -155,9 +163,6 @@ def quantize_tensor(x:torch.Tensor,  # the tensor to quantize (a weight: out × 
     return fake_quant(x, s, z, bits, symmetric, axis=0)
 
 # %% ../../nbs/21_quant_fake.ipynb #c027
-FIELDS = ('weights', 'activations', 'qk', 'p', 'v')
-PATCH_FIELDS = ('p_patches', 'v_patches')
-
 QUANT_FAMILIES = ('vit', 'swin')  # the model families vitlab's quantization handles
 
 def vit_attentions(model:nn.Module) -> dict:
@@ -165,17 +170,23 @@ def vit_attentions(model:nn.Module) -> dict:
     names = {m: n for n, m in model.named_modules()}
     return {names[b.attn]: b.attn for b in vit_blocks(model)}
 
+# %% ../../nbs/21_quant_fake.ipynb #c027b
 def num_tokens(model:nn.Module) -> int|None:
     "Tokens per image entering the first block: patches + class/distillation tokens (ViT), patches (Swin); None when the model does not say."
     n = getattr(getattr(model, 'patch_embed', None), 'num_patches', None)
     if n is None: return None
     return int(n) + (int(getattr(model, 'num_prefix_tokens', 1)) if model_family(model, 'num_tokens') == 'vit' else 0)
 
+# %% ../../nbs/21_quant_fake.ipynb #c027c
 def attention_tokens(model:nn.Module) -> dict:
     "`{attention name: tokens}`: how many per-token bit-widths each attention takes — the whole sequence (ViT), its stage's grid H·W (Swin)."
     if model_family(model, 'attention_tokens') == 'vit': return dict.fromkeys(vit_attentions(model), num_tokens(model))
     names = {m: n for n, m in model.named_modules()}
     return {names[b.attn]: math.prod(b.input_resolution) for b in vit_blocks(model)}
+
+# %% ../../nbs/21_quant_fake.ipynb #c027d
+FIELDS = ('weights', 'activations', 'qk', 'p', 'v')
+PATCH_FIELDS = ('p_patches', 'v_patches')
 
 def _bits_map(d, what:str) -> dict:
     if not isinstance(d, dict): raise VitlabError(f"{what} must map names to bit-widths, got {type(d).__name__}", "pass a dict such as {'blocks.0.attn.qkv': 8}")
@@ -190,6 +201,7 @@ def _patch_map(d, what:str) -> dict:
         out[str(k)] = [check_bits(b, f"{what}[{k!r}]") for b in lst]
     return out
 
+# %% ../../nbs/21_quant_fake.ipynb #c027e
 @dataclass
 class BitConfig:
     "Bit-widths of a fake-quantized ViT: per linear layer (weight, input) and per attention module (`q·kᵀ` inputs, `P`, `V`)."
@@ -240,6 +252,7 @@ def per_block(cls:BitConfig, model:nn.Module,  # the timm ViT the config is for
         d['qk'][an], d['p'][an], d['v'][an] = qk[i], p[i], v[i]
     return cls(**d)
 
+# %% ../../nbs/21_quant_fake.ipynb #c029b
 @patch(cls_method=True)
 def uniform(cls:BitConfig, model:nn.Module, w:int=8, a:int=8, p:int=8, qk:int|None=None, v:int|None=None):
     "The same bits everywhere: `w` for weights, `a` for linear inputs (and `q·kᵀ`), `p` for `P` (and `V`)."
@@ -251,6 +264,35 @@ def weight_bits(self:BitConfig) -> dict:
     "`{layer_name: weight bits}` (a copy)."
     return dict(self.weights)
 
+# %% ../../nbs/21_quant_fake.ipynb #c034
+@patch
+def to_dict(self:BitConfig) -> dict:
+    "The config as plain JSON-ready data."
+    return {'format': 'vitlab.BitConfig/1', **{f: dict(getattr(self, f)) for f in FIELDS},
+            **{f: {k: list(l) for k, l in getattr(self, f).items()} for f in PATCH_FIELDS}}
+
+# %% ../../nbs/21_quant_fake.ipynb #c034b
+@patch(cls_method=True)
+def from_dict(cls:BitConfig, d:dict) -> BitConfig:
+    "A config from `to_dict`'s data, with a clear error when a field is missing or malformed."
+    if not isinstance(d, dict): raise VitlabError(f"a BitConfig is read from a dict, got {type(d).__name__}", "pass the output of BitConfig.to_dict()")
+    missing = [f for f in FIELDS if f not in d]
+    if missing: raise VitlabError(f"the bit configuration lacks {', '.join(missing)}", "write it with BitConfig.to_dict() or BitConfig.save()")
+    return cls(**{f: d[f] for f in FIELDS}, **{f: d.get(f) or {} for f in PATCH_FIELDS})
+
+# %% ../../nbs/21_quant_fake.ipynb #c034c
+@patch
+def save(self:BitConfig, path, overwrite:bool=True):
+    "Write the config to `path` as JSON, atomically."
+    return save_json(self.to_dict(), path, overwrite)
+
+# %% ../../nbs/21_quant_fake.ipynb #c034d
+@patch(cls_method=True)
+def load(cls:BitConfig, path) -> BitConfig:
+    "Read a config written by `save`."
+    return cls.from_dict(load_json(path))
+
+# %% ../../nbs/21_quant_fake.ipynb #c032b
 @patch
 def replace(self:BitConfig, weights=None, activations=None, qk=None, p=None, v=None, p_patches=None, v_patches=None) -> BitConfig:
     "A new config with entries changed: an int sets every entry of a field, a dict updates the entries it names."
@@ -274,31 +316,6 @@ def replace(self:BitConfig, weights=None, activations=None, qk=None, p=None, v=N
             else: d[f][k] = lst
     return type(self).from_dict(d)
 
-# %% ../../nbs/21_quant_fake.ipynb #c034
-@patch
-def to_dict(self:BitConfig) -> dict:
-    "The config as plain JSON-ready data."
-    return {'format': 'vitlab.BitConfig/1', **{f: dict(getattr(self, f)) for f in FIELDS},
-            **{f: {k: list(l) for k, l in getattr(self, f).items()} for f in PATCH_FIELDS}}
-
-@patch(cls_method=True)
-def from_dict(cls:BitConfig, d:dict) -> BitConfig:
-    "A config from `to_dict`'s data, with a clear error when a field is missing or malformed."
-    if not isinstance(d, dict): raise VitlabError(f"a BitConfig is read from a dict, got {type(d).__name__}", "pass the output of BitConfig.to_dict()")
-    missing = [f for f in FIELDS if f not in d]
-    if missing: raise VitlabError(f"the bit configuration lacks {', '.join(missing)}", "write it with BitConfig.to_dict() or BitConfig.save()")
-    return cls(**{f: d[f] for f in FIELDS}, **{f: d.get(f) or {} for f in PATCH_FIELDS})
-
-@patch
-def save(self:BitConfig, path, overwrite:bool=True):
-    "Write the config to `path` as JSON, atomically."
-    return save_json(self.to_dict(), path, overwrite)
-
-@patch(cls_method=True)
-def load(cls:BitConfig, path) -> BitConfig:
-    "Read a config written by `save`."
-    return cls.from_dict(load_json(path))
-
 # %% ../../nbs/21_quant_fake.ipynb #c037
 @patch
 def validate(self:BitConfig, model:nn.Module) -> BitConfig:
@@ -320,6 +337,7 @@ def validate(self:BitConfig, model:nn.Module) -> BitConfig:
                                   "give one bit-width per token of the stage's grid, in raster order" if swin else "give one bit-width per token, class token first")
     return self
 
+# %% ../../nbs/21_quant_fake.ipynb #c037b
 @patch
 def average_bits(self:BitConfig, model:nn.Module) -> dict:
     "Average bits: `w` weighted by parameters, `a` by input width, `qk`, and `p`/`v` over tokens (per-token lists included)."
@@ -427,10 +445,6 @@ class FakeQuantWindowAttention(WindowAttention):
         return self.proj_drop(self.proj(x))
 
 # %% ../../nbs/21_quant_fake.ipynb #s006
-def quant_points(qmodel:nn.Module) -> dict:
-    "Every activation quantization point (`ActQuant`) of a prepared model, by name."
-    return {m.name: m for m in qmodel.modules() if isinstance(m, ActQuant)}
-
 def prepare(model:nn.Module) -> nn.Module:
     "A copy of timm ViT or Swin `model` with fake-quant linear layers and attention, all still in float."
     fam = check_vit(model, 'fake quantization', QUANT_FAMILIES)
@@ -441,6 +455,11 @@ def prepare(model:nn.Module) -> nn.Module:
         if fam == 'vit': FakeQuantAttention.convert(b.attn, names[b.attn])
         else: FakeQuantWindowAttention.convert(b.attn, names[b.attn], window_token_index(b))
     return q
+
+# %% ../../nbs/21_quant_fake.ipynb #s006b
+def quant_points(qmodel:nn.Module) -> dict:
+    "Every activation quantization point (`ActQuant`) of a prepared model, by name."
+    return {m.name: m for m in qmodel.modules() if isinstance(m, ActQuant)}
 
 # %% ../../nbs/21_quant_fake.ipynb #c045
 class Observer:
@@ -465,6 +484,7 @@ class Observer:
         half = self.bins//2
         return c[half:], h[half:] + h[:half].flip(0)
 
+# %% ../../nbs/21_quant_fake.ipynb #c045b
 def _hist_quantile(c:torch.Tensor, h:torch.Tensor, q:float) -> float:
     "The `q`-quantile of histogrammed values: the centre of the bin where the cumulative share reaches `q`."
     cdf = torch.cumsum(h.double(), 0)/h.sum()
@@ -507,6 +527,7 @@ def image_batches(calib, n_images:int|None):
     if isinstance(calib, torch.Tensor): calib = [(calib, torch.zeros(len(calib), dtype=torch.long))]
     for x, _ in calibration_batches(calib, n_images): yield x
 
+# %% ../../nbs/21_quant_fake.ipynb #c047b
 @torch.no_grad()
 def calibrate(model:nn.Module,  # a float timm ViT or Swin (left unchanged), or a model from `prepare`/`fake_quantize`
               calib,  # calibration images: (images, labels) batches, a Dataset, or a tensor of images
@@ -549,6 +570,7 @@ def save(self:Calibration, path, overwrite:bool=True):
             'percentile': self.percentile, 'points': list(self.observers)}
     return save_weights(t, path, metadata=meta, overwrite=overwrite)
 
+# %% ../../nbs/21_quant_fake.ipynb #c051b
 @patch(cls_method=True)
 def load(cls:Calibration, path) -> Calibration:
     "Read a calibration written by `Calibration.save`."
@@ -571,6 +593,7 @@ class FakeQuantSettings:
     act_symmetric: bool = False
     weight_per_channel: bool = True
 
+# %% ../../nbs/21_quant_fake.ipynb #c054b
 def _set_point(m:ActQuant, cal:Calibration, bits:int, token_bits, symmetric:bool, calibrator:str):
     "Set quantization point `m` to `bits` bits, or to one bit-width per token (rows of `P` or `V`; Swin padding keeps `bits`)."
     per_token = token_bits is not None and len(set(token_bits)) > 1
@@ -610,6 +633,7 @@ def set_bits(qmodel:nn.Module,  # a model from `fake_quantize`
     qmodel.bit_config = config
     return qmodel
 
+# %% ../../nbs/21_quant_fake.ipynb #c054c
 def fake_quantize(model:nn.Module,  # a float timm ViT or Swin (left unchanged)
                   config:BitConfig,  # bit-widths per layer and attention module
                   calib=None,  # calibration images: (images, labels) batches, a Dataset or a tensor
