@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from vitlab.models import create_model
 from vitlab.measure import latency_ms
-from vitlab.deploy.quantize import quantize
+from vitlab.deploy.ptq import quantize
 from vitlab.deploy.export import export_pte
 from vitlab.deploy.runtimes import load_exported
 

@@ -95,16 +95,16 @@ def test_one_name_per_idea(tiny, tmp_path, example):
 def test_packages_reexport_their_modules():
     import importlib, vitlab.deploy, vitlab.prune
     from vitlab.prune import prune_structured, save_pruned, load_pruned
-    for pkg, mods in ((vitlab.deploy, ('capture', 'quantize', 'export', 'profile')), (vitlab.prune, ('structured',))):
+    for pkg, mods in ((vitlab.deploy, ('capture', 'ptq', 'export', 'profile')), (vitlab.prune, ('structured',))):
         for m in mods:
             mod = importlib.import_module(f'{pkg.__name__}.{m}')
             assert set(mod.__all__) <= set(pkg.__all__), m
             for n in mod.__all__: assert getattr(pkg, n) is getattr(mod, n), (m, n)
 
 def test_no_import_cycle_between_deploy_modules():
-    "capture < quantize < export < profile: a module imports only the ones below it."
+    "capture < ptq < export < profile: a module imports only the ones below it."
     import ast, importlib, inspect
-    order = ['capture', 'quantize', 'export', 'profile']
+    order = ['capture', 'ptq', 'export', 'profile']
     for i, m in enumerate(order):
         tree = ast.parse(inspect.getsource(importlib.import_module(f'vitlab.deploy.{m}')))
         used = {n.module.split('.')[-1] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.level == 1}

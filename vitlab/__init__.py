@@ -18,7 +18,7 @@ MAIN_API = {  # name → the module that defines it
     'delta_curves': 'prune.block', 'allocate_sparsity': 'prune.block', 'prune_blocks': 'prune.block', 'load_block_pruned': 'prune.block',
     'fisher_sensitivity': 'quant.sensitivity', 'BitConfig': 'quant.fake', 'fake_quantize': 'quant.fake',
     'allocate_bits': 'quant.pareto', 'search_bits': 'quant.search',
-    'quantize_pt2e': 'deploy.quantize', 'export_pte': 'deploy.export', 'export_lite': 'deploy.export',
+    'quantize': 'deploy.ptq', 'quantize_pt2e': 'deploy.ptq', 'export_pte': 'deploy.export', 'export_lite': 'deploy.export',
     'export_tflite': 'deploy.litert', 'export_onnx': 'deploy.onnx', 'export_openvino': 'deploy.openvino',
     'load_exported': 'deploy.runtimes',
     'compress': 'pipeline', 'budget_search': 'budget', 'explore': 'explore',

@@ -18,7 +18,7 @@ from .data import (TensorImages, fashion_mnist, fashion_mnist_subset, calibratio
                          image_folder, image_folders)
 from .measure import measure_models, records_table, plot_records, accuracy, COLUMNS
 from .prune.structured import prune_structured, recover, save_pruned, load_pruned, PRUNABLE_FAMILIES
-from .deploy.quantize import quantize, check_backend, QUANT_MODES
+from .deploy.ptq import quantize, check_backend, QUANT_MODES
 from .deploy.export import mobile_optimizer_status
 from .deploy.runtimes import RUNTIMES, check_runtimes, export_as, load_exported, check_export, time_programs
 

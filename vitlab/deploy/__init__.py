@@ -7,7 +7,7 @@ __all__ = []
 
 # %% ../../nbs/30_deploy.ipynb #c003
 from .capture import *
-from .quantize import *
+from .ptq import *
 from .export import *
 from .profile import *
 from .mixed import *
@@ -17,4 +17,4 @@ from .openvino import *
 from .runtimes import *
 import sys as _sys
 
-__all__ = [n for m in ('capture', 'quantize', 'export', 'profile', 'mixed', 'litert', 'onnx', 'openvino', 'runtimes') for n in _sys.modules[f"vitlab.deploy.{m}"].__all__]  # every module's public names, in order
+__all__ = [n for m in ('capture', 'ptq', 'export', 'profile', 'mixed', 'litert', 'onnx', 'openvino', 'runtimes') for n in _sys.modules[f"vitlab.deploy.{m}"].__all__]  # every module's public names, in order

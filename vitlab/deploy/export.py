@@ -11,7 +11,7 @@ from ..core import VitlabError, atomic_path
 from ..measure import agreement
 from ..quiet import quiet_warnings, quiet_stderr
 from .capture import export_error, export_program, unfuse_attention, xnnpack_friendly
-from .quantize import quantize_pt2e
+from .ptq import quantize_pt2e
 
 # %% auto #0
 __all__ = ['PTE_MODES', 'output_file', 'mobile_optimizer_status', 'export_lite', 'LiteModel', 'PteModel', 'quantize_xnnpack',

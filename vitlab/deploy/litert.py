@@ -11,7 +11,7 @@ import torch, torch.nn as nn
 from ..core import VitlabError, atomic_path, import_extra
 from ..quiet import quiet_warnings, quiet_stderr
 from .capture import export_error, export_program, unfuse_attention
-from .quantize import feed_calibration
+from .ptq import feed_calibration
 from .export import output_file
 
 # %% auto #0

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch, torch.nn as nn
 from ..core import VitlabError
 from ..measure import agreement, latency_ms
-from .quantize import quantize
+from .ptq import quantize
 from .export import export_lite, export_pte, LiteModel, PteModel
 from .litert import export_tflite, TfliteModel
 from .onnx import export_onnx, OnnxModel

@@ -13,7 +13,7 @@ from ..core import VitlabError
 from ..data import TensorImages
 from ..models import check_vit, model_family, vit_blocks
 from ..measure import accuracy, latency_ms, example_input
-from ..deploy.quantize import quantize
+from ..deploy.ptq import quantize
 from .fake import BitConfig, QUANT_FAMILIES, fake_quantize, set_bits
 from .pareto import check_bit_set
 
