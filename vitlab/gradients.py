@@ -8,11 +8,12 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 from .core import VitlabError
-from .models import check_vit, model_family, vit_linears
+import contextlib
+from .models import check_vit, model_family, vit_linears, vit_blocks
 
 # %% auto #0
-__all__ = ['model_linears', 'select_linears', 'calibration_batches', 'output_logits', 'iter_grad_factors', 'sample_grads',
-           'iter_sample_grads', 'per_sample_grads', 'fisher_diagonal']
+__all__ = ['model_linears', 'qkv_through_module', 'select_linears', 'calibration_batches', 'output_logits', 'iter_grad_factors',
+           'sample_grads', 'iter_sample_grads', 'per_sample_grads', 'fisher_diagonal']
 
 # %% ../nbs/05_gradients.ipynb #c006
 def model_linears(model:nn.Module) -> dict:
@@ -23,15 +24,22 @@ def model_linears(model:nn.Module) -> dict:
     keep = {id(l) for l in lins.values()} | merge
     return {n: m for n, m in model.named_modules() if id(m) in keep}
 
+# %% ../nbs/05_gradients.ipynb #c006w
+@contextlib.contextmanager
+def qkv_through_module(model:nn.Module):
+    "Within the block, Swin-V2 attentions call their `qkv` module (then add the q/v bias), so hooks on it see its input and output."
+    attns = [b.attn for b in vit_blocks(model) if getattr(b.attn, 'q_bias', None) is not None and getattr(b.attn, 'qkv_bias_separate', True) is False]
+    for a in attns: a.qkv_bias_separate = True
+    try: yield model
+    finally:
+        for a in attns: a.qkv_bias_separate = False
+
 # %% ../nbs/05_gradients.ipynb #c006c
 def select_linears(model:nn.Module,
                    layers=None,  # names to keep (default: every linear of `model_linears`)
                    what:str='per-sample gradients') -> dict:  # the operation, for error messages
     "The linear layers named in `layers` (default: all of `model_linears`), with a clear error for unknown names and unsupported families."
-    if model_family(model, what) == 'swinv2':
-        raise VitlabError(f"{what} does not support Swin-V2 models: their attention applies qkv.weight through F.linear with a separate q/v bias, "
-                          "so the qkv module never runs and its inputs cannot be captured", "use a Swin (V1, swin_*) or ViT-family model")
-    check_vit(model, what, families=('vit', 'swin'))
+    check_vit(model, what, families=('vit', 'swin', 'swinv2'))
     lins = model_linears(model)
     if layers is None: return lins
     if isinstance(layers, str): layers = [layers]
@@ -67,7 +75,7 @@ def output_logits(out):
     return out[0] if isinstance(out, (tuple, list)) else out
 
 # %% ../nbs/05_gradients.ipynb #c012b
-def iter_grad_factors(model:nn.Module,  # a timm ViT or Swin (left unchanged)
+def iter_grad_factors(model:nn.Module,  # a timm ViT, Swin or Swin-V2 (left unchanged)
                       calib,  # iterable of (images, labels) batches, or a Dataset
                       layers=None,  # layer names (default: every linear of `model_linears`)
                       n_samples:int|None=256,  # stop after this many samples (None: all of calib)
@@ -82,6 +90,7 @@ def iter_grad_factors(model:nn.Module,  # a timm ViT or Swin (left unchanged)
         return hook
     hooks = [l.register_forward_hook(keep(n)) for n, l in lins.items()]
     was = model.training; model.eval()
+    routed = qkv_through_module(model); routed.__enter__()
     try:
         for xb, yb in calibration_batches(calib, n_samples):
             for x, y in zip(xb.split(chunk), yb.split(chunk)):
@@ -100,7 +109,7 @@ def iter_grad_factors(model:nn.Module,  # a timm ViT or Swin (left unchanged)
                 yield x, y, f
     finally:
         for h in hooks: h.remove()
-        model.train(was)
+        routed.__exit__(None, None, None); model.train(was)
 
 # %% ../nbs/05_gradients.ipynb #c012c
 def sample_grads(a:torch.Tensor, d:torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from torch.nn.utils import parametrize
 from tqdm.auto import tqdm
 from ..core import VitlabError, check_fraction, read_plan, load_weights, save_weights
 from ..models import check_vit, model_family, vit_blocks, create_model, create_from_plan, FAMILY_NAMES
-from ..gradients import iter_grad_factors, sample_grads, calibration_batches, select_linears, model_linears
+from ..gradients import iter_grad_factors, sample_grads, calibration_batches, select_linears, model_linears, qkv_through_module
 from .structured import timm_architecture, recover
 
 # %% auto #0
@@ -284,7 +284,8 @@ def layer_costs(model:nn.Module, block=(16, 16), example:torch.Tensor|None=None)
     lins = block_layers(model, block); bh, bw = check_block(block)
     x = example if example is not None else model_input(model)
     M, hooks = {}, [l.register_forward_hook(lambda m, i, o, n=n: M.__setitem__(n, i[0].numel()//m.in_features)) for n, l in lins.items()]
-    try: total = count_flops(model.eval(), x)
+    try:
+        with qkv_through_module(model): total = count_flops(model.eval(), x)
     finally:
         for h in hooks: h.remove()
     if total is None or len(M) != len(lins):
@@ -752,6 +753,8 @@ def sparsify(model:nn.Module,  # a block-pruned ViT (masked dense weights), chan
     "Replace each prunable linear by its fastest block-sparse form where that is measurably faster than dense; returns the timings and choices."
     lins = block_layers(model, block); block = check_block(block)
     x = example if example is not None else model_input(model)
+    for b in vit_blocks(model):  # Swin-V2: call `qkv` as a module from now on, so a block-sparse qkv is the one that runs
+        if getattr(b.attn, 'q_bias', None) is not None and hasattr(b.attn, 'qkv_bias_separate'): b.attn.qkv_bias_separate = True
     inputs, hooks = {}, [l.register_forward_hook(lambda m, i, o, n=n: inputs.__setitem__(n, i[0].detach())) for n, l in lins.items()]
     try:
         with torch.no_grad(): model.eval()(x)
