@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_pipeline.ipynb #84be478f
 from __future__ import annotations
-import contextlib, copy, json, os, shutil, socket, tempfile, time, urllib.parse
+import contextlib, copy, hashlib, json, os, shutil, signal, socket, tempfile, time, urllib.parse
 from dataclasses import dataclass
 from unittest import mock
 from pathlib import Path
@@ -17,7 +17,8 @@ from .models import create_model, check_vit, REFERENCE_NAME, SWIN_REFERENCE_NAME
 from .data import (TensorImages, fashion_mnist, fashion_mnist_subset, calibration_set, loader, data_config,
                          image_folder, image_folders)
 from .measure import measure_models, records_table, plot_records, accuracy, COLUMNS
-from .prune.structured import prune_structured, recover, save_pruned, load_pruned, PRUNABLE_FAMILIES
+from .prune.structured import prune_structured, apply_plan, recover, save_pruned, load_pruned, PRUNABLE_FAMILIES
+from .train import distributed, resolve_device, sharded_accuracy, share_json
 from .deploy.ptq import quantize, check_backend, QUANT_MODES
 from .deploy.export import mobile_optimizer_status
 from .deploy.runtimes import RUNTIMES, check_runtimes, export_as, load_exported, check_export, time_programs
@@ -137,30 +138,45 @@ def recover_if_better(pruned:nn.Module,  # the pruned model
                       seed:int=0, holdout:int=5000,
                       holdout_ds=None,  # the held-out images (else the last `holdout` of `train`)
                       min_gap:float=0.0,  # skip the fine-tune when pruning cost less than this (a fraction) on the held-out images
-                      augment:bool=True) -> tuple[nn.Module, str]:
+                      augment:bool=True,
+                      **fit_kw) -> tuple[nn.Module, str]:  # `vitlab.train.fit`'s device, amp, workers, batch_size, state_file, ckpt_every, resume, resume_key
     "Distil `dense` into a copy of `pruned`; keep whichever is better on held-out training images. Returns `(model, note)`."
     if holdout_ds is None:
         fit_ds, holdout_ds = TensorImages(train.images[:-holdout], train.labels[:-holdout]), TensorImages(train.images[-holdout:], train.labels[-holdout:])
     else: fit_ds = train
-    a0 = accuracy(pruned, holdout_ds)
+    acc = lambda m: sharded_accuracy(m, holdout_ds, workers=fit_kw.get('workers', 0))  # each torchrun process scores its share
+    a0 = acc(pruned)
     if min_gap > 0:
-        ad = accuracy(dense, holdout_ds)
+        ad = acc(dense)
         if ad - a0 < min_gap:
             return pruned, (f"recovery skipped: pruning cost {100*(ad-a0):.2f} pt on {len(holdout_ds):,} held-out training images "
                             f"({ad:.2%} → {a0:.2%}), less than the {100*min_gap:.2g} pt worth a fine-tune")
     cand = copy.deepcopy(pruned)
-    recover(cand, dense, fit_ds, max_steps=steps, seed=seed, progress=False, augment=augment)
-    a1 = accuracy(cand, holdout_ds)
+    recover(cand, dense, fit_ds, max_steps=steps, seed=seed, progress=False, augment=augment, **fit_kw)
+    a1 = acc(cand)
     keep = a1 > a0
-    return (cand if keep else pruned), (f"{steps} distillation steps of 128 images: held-out training accuracy {a0:.2%} → {a1:.2%}, "
+    return (cand if keep else pruned), (f"{steps} distillation steps of {fit_kw.get('batch_size', 128)} images: held-out training accuracy {a0:.2%} → {a1:.2%}, "
                                        f"{'kept the recovered model' if keep else 'kept the pruned model (recovery did not help)'}")
 
 # %% ../nbs/40_pipeline.ipynb #e4471e1a
-def _folder(out, overwrite):
+def _folder(out, overwrite, make:bool=True):  # make=False: check only (the processes of a torchrun group other than rank 0)
     out = Path(out)
     if out.exists() and not overwrite: raise VitlabError(f"{out} already exists", "choose another --out folder or pass overwrite=True (--overwrite)")
+    if not make: return out, None
     out.parent.mkdir(parents=True, exist_ok=True)
     return out, Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.tmp', dir=out.parent))
+
+def _ckpt_path(out) -> Path:
+    "The recovery checkpoint of the run writing `out`: beside the folder, so a stopped run leaves it and the report folder never half-written."
+    out = Path(out); return out.with_name(f'{out.name}.ckpt.safetensors')
+
+def _sigterm_stops(ckpt:Path):
+    "Make SIGTERM (torchrun stopping a group after one process failed, a cluster's pre-emption) an error that cleans up and says how to resume; returns the handler it replaced."
+    def stop(signum, frame):
+        raise VitlabError(f"stopped by {signal.Signals(signum).name} before the report was written",
+                          f"the recovery checkpoint {ckpt} is kept: run the same command with --resume to continue" if ckpt.exists() else "run the same command again")
+    try: return signal.signal(signal.SIGTERM, stop)
+    except ValueError: return None  # not the main thread: leave signals alone
 
 def _publish(tmp:Path, out:Path):
     "Move the finished folder into place; an old `out` is removed only once the new one is complete."
@@ -190,7 +206,8 @@ def measure_variants(variants:dict, files:dict, checks:list, rd:RunData, runs:in
                      subset_only=(),  # eager variants scored on the subset only (too slow for the whole test set)
                      kinds:dict|None=None,  # {name: (runtime, precision)}; eager variants default to ('eager', 'fp32')
                      ratios:dict|None=None,  # {name: channel ratio pruned}
-                     threads=(1, 2)) -> tuple[list[dict], dict]:  # thread counts each program is timed at
+                     threads=(1, 2),  # thread counts each program is timed at
+                     known:dict|None=None) -> tuple[list[dict], dict]:  # {name: {'acc', 'acc_subset'}} already measured (FP32 models, on the device)
     "Records for every variant, speed and size measured together, each at its best thread count; `(records, timing quality)`."
     lat, quality = time_programs(variants, rd.example, runs=runs, threads=threads)
     recs = measure_models(variants, None, baseline=baseline, example=rd.example, runs=runs, files=files,
@@ -206,6 +223,7 @@ def measure_variants(variants:dict, files:dict, checks:list, rd:RunData, runs:in
         if rd.test is None: r.update(acc=None, acc_on=None, acc_subset=None); continue
         if n in chk: r.update(acc=chk[n]['acc'], acc_on='subset', acc_subset=chk[n]['acc'], agreement=chk[n]['agreement'])
         elif n in subset_only: a = accuracy(variants[n], rd.subset); r.update(acc=a, acc_on='subset', acc_subset=a)
+        elif n in (known or {}): r.update(acc=known[n]['acc'], acc_on='test', acc_subset=known[n]['acc_subset'])
         else: r.update(acc=accuracy(variants[n], rd.test), acc_on='test', acc_subset=accuracy(variants[n], rd.subset))
     by = {r['name']: r for r in recs}
     for r in recs:  # a file's test top-1, estimated: its eager source's, plus the file's own change on the subset (paired)
@@ -275,6 +293,7 @@ def _report_md(model, recs, plan, notes, rd, checks, settings) -> str:
           f"params −{plan['report']['params_removed']:.1%}, FLOPs −{plan['report']['flops_removed'] or 0:.1%}"
           + (f" ({notes['preset']})" if 'preset' in notes else ''),
           f"- {notes.get('recover', 'no recovery fine-tune')}",
+          *([f"- devices: {settings['devices']}"] if settings.get('devices') else []),
           f"- quantized backend: {settings['backend']}; mobile optimizer: {mobile_optimizer_status()['reason'] or 'applied'}",
           (f"- accuracy: eager variants on {rd.test_name} (`top-1 on` = test); exported programs"
            + (f" and {', '.join(sorted(settings['on_subset']))} (emulated on this CPU)" if settings['on_subset'] else '')
@@ -320,8 +339,14 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
              recover_min_gap:float=0.005,  # skip recovery when pruning cost less than this on held-out images
              subset_modes=('fp16',),  # eager quantization modes scored on the 1k subset only (FP16 is emulated on most CPUs)
              preset:str='paper',  # 'paper', 'balanced' or 'fast' (see `PRESETS`)
-             budget:dict|None=None) -> list[dict]:  # instead of a preset: dict(max_drop=1.0, target='latency'|'size'), searched by `vitlab.budget`
-    "Prune → recover → quantize → export → measure; writes report.json/.md, a plot and the exported files to `out`."
+             budget:dict|None=None,  # instead of a preset: dict(max_drop=1.0, target='latency'|'size'), searched by `vitlab.budget`
+             device='auto',  # importance scores, recovery and held-out checks: 'auto' (a GPU when one is visible), 'cpu', 'cuda', 'cuda:N'
+             amp:bool=False,  # bfloat16 autocast during recovery
+             batch_size:int=128,  # recovery's global batch (split across the processes under torchrun)
+             workers:int|None=None,  # DataLoader workers reading an image folder (default: 0 on the CPU, up to 8 per GPU)
+             ckpt_every:int=500,  # recovery steps between resumable checkpoints (`<out>.ckpt.safetensors`); 0: none
+             resume:bool=False) -> list[dict]:  # continue the stopped run of this `out` from its checkpoint
+    "Prune → recover → quantize → export → measure; writes report.json/.md, a plot and the exported files to `out` (rank 0 of a torchrun group)."
     depth_given = depth_ratio is not None
     ps = preset_settings(preset, ratio=ratio, importance=importance, head_ratio=head_ratio, depth_ratio=depth_ratio, recover_steps=recover_steps)
     ratio, importance, head_ratio, depth_ratio, recover_steps = ps['ratio'], ps['importance'], ps['head_ratio'], ps['depth_ratio'], ps['recover_steps']
@@ -342,7 +367,17 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
         check_budget(budget)
     if data is not None and not Path(data).is_dir():
         raise VitlabError(f"data folder {data} does not exist", "pass a folder holding train/<class>/<image> and val/<class>/<image>")
-    out, tmp = _folder(out, overwrite)
+    dev = resolve_device(device)  # a GPU asked for on a machine without one: an error before any work
+    if not isinstance(batch_size, int) or batch_size < 1: raise VitlabError(f"batch_size={batch_size!r}", "pass a positive whole number of images")
+    rank, world, gpu = distributed(dev); dev = gpu or dev  # under torchrun: this process's GPU
+    if world > 1 and budget is not None: raise VitlabError("the budget search runs in one process", "run compress with a budget without torchrun")
+    if workers is None: workers = min(8, (os.cpu_count() or 1)//int(os.environ.get('LOCAL_WORLD_SIZE', 1))) if dev.type == 'cuda' and data is not None else 0
+    ckpt = _ckpt_path(out)
+    if ckpt.exists() and not (resume or overwrite):
+        raise VitlabError(f"{ckpt} holds the recovery checkpoint of a run of {out} that was stopped", "pass --resume to continue it, or --overwrite to start again")
+    out, tmp = _folder(out, overwrite, make=rank == 0)
+    if rank == 0 and overwrite and not resume: ckpt.unlink(missing_ok=True)
+    old_handler = _sigterm_stops(ckpt)
     try:
         seed_everything(seed); t0 = time.time(); clock = _Stages()
         kw = dict(model_kwargs or {})
@@ -360,17 +395,29 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
             from vitlab.budget import compress_budget
             recs = compress_budget(model, dense, rd, budget, tmp, runs, seed, progress)
             _publish(tmp, out); return recs
-        bar = tqdm(total=5, desc='compress', disable=not progress)
+        bar = tqdm(total=5, desc='compress', disable=not progress or rank != 0)
         pruned = copy.deepcopy(dense)
-        plan = prune_structured(pruned, ratio, importance, head_ratio=head_ratio, depth_ratio=depth_ratio, calib=rd.calib, example=rd.example, progress=False)
-        plan['create_kwargs'] = {**{k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()}, **plan['create_kwargs']}  # load_pruned rebuilds the same architecture
+        if rank == 0:  # one process ranks the channels, on the device; the others apply its plan
+            plan = prune_structured(pruned.to(dev), ratio, importance, head_ratio=head_ratio, depth_ratio=depth_ratio, calib=[(x.to(dev), y.to(dev)) for x, y in rd.calib],
+                                    example=rd.example.to(dev), progress=False)
+            plan['create_kwargs'] = {**{k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()}, **plan['create_kwargs']}  # load_pruned rebuilds the same architecture
+        plan = share_json(plan if rank == 0 else None)
+        if rank != 0: apply_plan(pruned, plan)
+        pruned.cpu()
         clock('prune'); bar.update(1); bar.set_postfix_str('recover')
         if recover_steps and rd.fit is not None and ratio + head_ratio + depth_ratio > 0:
-            pruned, notes['recover'] = recover_if_better(pruned, dense, rd.fit, recover_steps, seed, holdout_ds=rd.holdout,
-                                                         min_gap=recover_min_gap, augment=rd.augment)
+            key = hashlib.sha256(json.dumps([model, None if weights is None else str(weights), plan, seed]).encode()).hexdigest()  # a checkpoint resumes only this model and plan
+            pruned, notes['recover'] = recover_if_better(pruned.to(dev), dense.to(dev), rd.fit, recover_steps, seed, holdout_ds=rd.holdout,
+                                                         min_gap=recover_min_gap, augment=rd.augment, device=dev, amp=amp, workers=workers,
+                                                         batch_size=batch_size, state_file=ckpt, ckpt_every=ckpt_every, resume=resume, resume_key=key)
+            pruned.cpu(); dense.cpu()
+        tag, known = f'pruned {plan["ratio"]:.4g}', {}
+        if rd.test is not None:  # the FP32 models' top-1 on the device, each process scoring its share of the images
+            for name, m in (('dense fp32', dense), (f'{tag} fp32', pruned)):
+                m.to(dev); known[name] = dict(acc=sharded_accuracy(m, rd.test, workers=workers), acc_subset=sharded_accuracy(m, rd.subset, workers=workers)); m.cpu()
+        if rank != 0: return []  # rank 0 alone quantizes, exports, times and writes the report
         save_pruned(pruned, plan, tmp/'pruned.safetensors')
         clock('recover'); bar.update(1); bar.set_postfix_str('quantize')
-        tag = f'pruned {plan["ratio"]:.4g}'
         variants, on_subset = {'dense fp32': dense, f'{tag} fp32': pruned}, set()
         kinds = {}
         for q in quant:
@@ -385,7 +432,7 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
             variants.update(loaded); kinds.update(kinds_f)
         clock('export'); bar.update(1); bar.set_postfix_str('measure')
         recs, timing = measure_variants(variants, files, checks, rd, runs, plan['report']['flops_after'], plan['report']['params_after'],
-                                        subset_only=on_subset, kinds=kinds, ratios={k: 0.0 if k == 'dense fp32' else plan['ratio'] for k in variants})
+                                        subset_only=on_subset, kinds=kinds, ratios={k: 0.0 if k == 'dense fp32' else plan['ratio'] for k in variants}, known=known)
         best = pick_best(recs, ps['max_drop'], runtime=runtime)
         clock('measure'); bar.update(1); bar.close()
         fig = plot_records(recs, title=f"{model}: {ratio:.4g} pruned ({importance}), {backend}")
@@ -394,11 +441,17 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
         save_json(recs, tmp/'report.json')
         settings = dict(preset=preset, ratio=ratio, importance=importance, head_ratio=head_ratio, depth_ratio=depth_ratio, backend=backend,
                         max_drop=ps['max_drop'], minutes=(time.time()-t0)/60, stages=clock.stages, best=best, on_subset=on_subset,
-                        runtimes=runtimes if export else (), runtime=runtime, timing=timing)
+                        runtimes=runtimes if export else (), runtime=runtime, timing=timing,
+                        devices=(f"importance scores, recovery, its held-out checks and the FP32 models' top-1 on {'the CPU' if dev.type == 'cpu' else f'{dev} ({torch.cuda.get_device_name(dev)})'}"
+                                 + (f" in each of {world} torchrun processes" if world > 1 else '') + "; quantization, export, timing and the quantized variants' accuracy on the CPU"))
         atomic_write_text(tmp/'report.md', _report_md(model, recs, plan, notes, rd, checks, settings))
         _publish(tmp, out)
+        ckpt.unlink(missing_ok=True)  # the report is complete: nothing left to resume
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
+        if tmp is not None: shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if old_handler is not None: signal.signal(signal.SIGTERM, old_handler)
     return recs
 
 # %% ../nbs/40_pipeline.ipynb #a5d1241f
@@ -421,7 +474,13 @@ def vitlab_compress(out:str='runs/compress',  # report folder to create
                     runtime:str=None,  # recommend only this runtime's files (the one your app ships with)
                     budget_drop:float=None,  # top-1 points: search pruning × heads × bits within this budget instead of a preset
                     budget_target:str='latency',  # with --budget_drop: minimise the program's 'latency' or 'size'
-                    overwrite:bool=False):  # replace an existing report folder
+                    overwrite:bool=False,  # replace an existing report folder
+                    device:str='auto',  # auto (a GPU when one is visible), cpu, cuda or cuda:N: importance, recovery and its held-out checks
+                    amp:bool=False,  # bfloat16 autocast during recovery (GPUs with bfloat16, CPUs)
+                    batch_size:int=128,  # recovery's global batch, split across torchrun processes
+                    workers:int=None,  # DataLoader workers for --data (default: 0 on the CPU, up to 8 per GPU)
+                    ckpt_every:int=500,  # recovery steps between resumable checkpoints (<out>.ckpt.safetensors); 0: none
+                    resume:bool=False):  # continue the stopped run of --out from its checkpoint
     "Compress a ViT (prune → recover → quantize → export) and write a measured report to --out."
     try:
         try: kw = json.loads(model_kwargs) if model_kwargs else None
@@ -429,8 +488,10 @@ def vitlab_compress(out:str='runs/compress',  # report folder to create
         if kw is not None and not isinstance(kw, dict): raise VitlabError("--model_kwargs must be a JSON object", """write it like '{"img_size": 32}'""")
         recs = compress(model, out, weights, ratio, importance, head_ratio, depth_ratio=depth_ratio, recover_steps=recover_steps, backend=backend,
                         runs=runs, runtimes=runtimes, runtime=runtime, overwrite=overwrite, data=data, pretrained=pretrained, model_kwargs=kw, preset=preset,
-                        budget=dict(max_drop=budget_drop, target=budget_target) if budget_drop is not None else None)
+                        budget=dict(max_drop=budget_drop, target=budget_target) if budget_drop is not None else None,
+                        device=device, amp=amp, batch_size=batch_size, workers=workers, ckpt_every=ckpt_every, resume=resume)
     except VitlabError as e: raise SystemExit(f"vitlab_compress: {e}")
+    if int(os.environ.get('RANK', 0)) != 0: return  # under torchrun rank 0 alone reports
     best = next((r for r in recs if r.get('best')), None)
     if budget_drop is not None:
         from vitlab.budget import BUDGET_COLUMNS
@@ -438,3 +499,7 @@ def vitlab_compress(out:str='runs/compress',  # report folder to create
     else: print(records_table(recs, REPORT_COLUMNS))
     if best: print(f"\nrecommended: {out}/{best['file']} ({best['name']})")
     print(f"report written to {out}/report.json, report.md, " + ('front.json, front.png' if budget_drop is not None else 'tradeoffs.png'))
+
+# %% ../nbs/40_pipeline.ipynb #11775e88
+#| eval: false
+if __name__ == '__main__': vitlab_compress()  # python -m vitlab.pipeline, e.g. under torchrun

@@ -4,17 +4,18 @@
 
 # %% ../nbs/04_train.ipynb #c002
 from __future__ import annotations
-import atexit, math, os, time
+import atexit, hashlib, itertools, json, math, os, random, re, time
+import numpy as np
+from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
-from torch.utils.data import Dataset, DataLoader
-from torch.utils.data.distributed import DistributedSampler
+from torch.utils.data import Dataset, DataLoader, Subset
 from tqdm.auto import tqdm
-from .core import VitlabError, check_fraction, seed_everything, save_weights
+from .core import VitlabError, check_fraction, seed_everything, save_weights, read_weights
 from .data import TensorImages, loader
 
 # %% auto #0
-__all__ = ['crop_flip', 'kd_loss', 'distributed', 'fit']
+__all__ = ['crop_flip', 'kd_loss', 'distributed', 'resolve_device', 'sharded_accuracy', 'share_json', 'fit']
 
 # %% ../nbs/04_train.ipynb #c005
 def crop_flip(x:torch.Tensor,  # a batch `B×C×H×W`
@@ -40,17 +41,41 @@ def kd_loss(student_logits, teacher_logits, labels, T:float=2.0, alpha:float=0.5
 def _close_group():
     if dist.is_initialized(): dist.destroy_process_group()
 
-def distributed() -> tuple[int, int, torch.device|None]:
+def distributed(device:torch.device|None=None  # the device asked for: a CPU keeps Gloo even where GPUs are visible
+                ) -> tuple[int, int, torch.device|None]:
     "`(rank, world_size, device)`: under `torchrun` joins the process group (NCCL on GPUs, else Gloo) on first use."
     if not dist.is_available(): return 0, 1, None
     if not dist.is_initialized():
         if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ: return 0, 1, None  # not launched by torchrun
-        gpu = torch.cuda.is_available()
+        gpu = torch.cuda.is_available() and (device is None or device.type == 'cuda')
         if gpu: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
         dist.init_process_group('nccl' if gpu else 'gloo')
         atexit.register(_close_group)
     dev = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else None
     return dist.get_rank(), dist.get_world_size(), dev
+
+# %% ../nbs/04_train.ipynb #ea339cde
+def resolve_device(device='auto'  # 'auto', 'cpu', 'cuda', 'cuda:N' or a `torch.device`
+                   ) -> torch.device:
+    "The `torch.device` that `device` names; `VitlabError` for an unknown name or a GPU this machine does not have."
+    name = str(device).strip().lower() if isinstance(device, (str, torch.device)) else None
+    if name == 'auto': return torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() else torch.device('cpu')
+    if name == 'cpu': return torch.device('cpu')
+    m = re.fullmatch(r'cuda(?::(\d+))?', name or '')
+    if m is None: raise VitlabError(f"unknown device {device!r}", "pass auto (a GPU when one is visible), cpu, cuda or cuda:N (N a GPU's index)")
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if n == 0:
+        why = 'this torch is a CPU-only build' if torch.version.cuda is None else 'no GPU is visible to PyTorch (check nvidia-smi and CUDA_VISIBLE_DEVICES)'
+        raise VitlabError(f"device {device!r} asks for a GPU, but {why}", "pass --device cpu (or auto), or run on a machine with an NVIDIA GPU and a CUDA build of torch")
+    i = torch.cuda.current_device() if m.group(1) is None else int(m.group(1))
+    if i >= n: raise VitlabError(f"device {device!r}: this machine has {n} GPU(s), cuda:0 to cuda:{n-1}", f"pass cuda or cuda:N with N below {n}")
+    return torch.device('cuda', i)
+
+def _autocast(device:torch.device, amp:bool):
+    "bfloat16 autocast on `device` when `amp`, else a context that does nothing."
+    if amp and device.type == 'cuda' and not torch.cuda.is_bf16_supported():
+        raise VitlabError(f"amp=True needs bfloat16, which {torch.cuda.get_device_name(device)} does not support", "pass amp=False (--amp off)")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
 
 # %% ../nbs/04_train.ipynb #c011
 def _shard(n:int, rank:int, world:int) -> slice:
@@ -59,26 +84,52 @@ def _shard(n:int, rank:int, world:int) -> slice:
     start = rank*per + min(rank, extra)
     return slice(start, start + per + (rank < extra))
 
-def _batches(ds, batch_size, shuffle, generator, augment=False, rank=0, world=1):
+class _Seeded(Dataset):
+    "`ds` whose item `i` draws its random transforms (and crop/flip) from seed `seed + i`: the same image whichever process, worker or resumed run reads it."
+    def __init__(self, ds, seed:int, augment:bool=False): self.ds, self.seed, self.augment = ds, seed, augment
+    def __len__(self): return len(self.ds)
+    def __getitem__(self, i):
+        s, py, npy = (self.seed + int(i)) % 2**31, random.getstate(), np.random.get_state()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(s); random.seed(s); np.random.seed(s)
+            try:
+                x, y = self.ds[i]
+                if self.augment: x = crop_flip(x[None], generator=torch.Generator().manual_seed(s))[0]
+            finally: random.setstate(py); np.random.set_state(npy)
+        return x, y
+
+class _Shares(torch.utils.data.Sampler):
+    "Process `rank`'s contiguous share of every global batch of `order`, from batch `start` on (a resumed epoch skips without reading)."
+    def __init__(self, order, batch_size, rank=0, world=1, start=0):
+        self.chunks = [c for c in order[start*batch_size:].split(batch_size) if len(c) >= world]  # a last batch too small for every process is dropped
+        self.rank, self.world = rank, world
+    def sizes(self): return [len(c) for c in self.chunks]
+    def __iter__(self): return iter([c[_shard(len(c), self.rank, self.world)].tolist() for c in self.chunks])
+    def __len__(self): return len(self.chunks)
+
+def _batches(ds, batch_size, shuffle, generator, augment=False, rank=0, world=1,
+             skip:int=0,  # start at this batch of the epoch (a resumed run)
+             resume_state:torch.Tensor|None=None,  # with `skip`: `generator`'s state when that batch was reached
+             workers:int=0, pin:bool=False):  # DataLoader workers and pinned memory (a dataset read from files)
     "Yields `(images, labels, global batch size)` of this process's share of every batch."
     if isinstance(ds, TensorImages):
         idx = torch.randperm(len(ds), generator=generator) if shuffle else torch.arange(len(ds))
-        for i in range(0, len(ds), batch_size):
+        if resume_state is not None: generator.set_state(resume_state)
+        for i in range(skip*batch_size, len(ds), batch_size):
             xb, yb = ds.batch(idx[i:i+batch_size])
             if augment: xb = crop_flip(xb, generator=generator)  # on the global batch: every process draws the same crops
             if len(yb) < world: continue  # a last batch too small to give every process an image
             s = _shard(len(yb), rank, world); yield xb[s], yb[s], len(yb)
-    else:
+    else:  # the same global batches as one process, each process reading its share of them
         seed = int(torch.randint(0, 2**31, (1,), generator=generator))
-        if world == 1: batches = loader(ds, batch_size, shuffle=shuffle, seed=seed)
-        else: batches = DataLoader(ds, math.ceil(batch_size/world), sampler=DistributedSampler(ds, world, rank, shuffle=shuffle, seed=seed))
-        for xb, yb in batches:
-            if augment: xb = crop_flip(xb, generator=generator)
-            yield xb, yb, len(yb)*world
+        if resume_state is not None: generator.set_state(resume_state)
+        order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed)) if shuffle else torch.arange(len(ds))
+        shares = _Shares(order, batch_size, rank, world, skip)
+        batches = DataLoader(_Seeded(ds, seed, augment), batch_sampler=shares, num_workers=workers, pin_memory=pin)
+        for (xb, yb), n in zip(batches, shares.sizes()): yield xb, yb, n
 
 def _n_batches(ds, bs, world=1):
-    if isinstance(ds, TensorImages): return len(ds)//bs + (len(ds) % bs >= world)
-    return math.ceil(math.ceil(len(ds)/world)/math.ceil(bs/world))
+    return len(ds)//bs + (len(ds) % bs >= world)
 
 # %% ../nbs/04_train.ipynb #c012
 def _weighted(model):
@@ -86,6 +137,82 @@ def _weighted(model):
     decay = lambda n, p: p.ndim > 1 and 'pos_embed' not in n and 'token' not in n
     ps = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     return [p for n, p in ps if decay(n, p)], [p for n, p in ps if not decay(n, p)]
+
+# %% ../nbs/04_train.ipynb #da3b60d9
+def _fingerprint(model:nn.Module) -> str:
+    "A short hash of `model`'s tensor names and shapes: a checkpoint of another architecture or plan is refused."
+    return hashlib.sha256(json.dumps([(k, list(v.shape)) for k, v in model.state_dict().items()]).encode()).hexdigest()[:16]
+
+def _checksum(tensors:dict) -> str:
+    h = hashlib.sha256()
+    for k in sorted(tensors):
+        v = tensors[k].detach().cpu().contiguous()
+        h.update(k.encode()); h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+def _save_state(path, model:nn.Module, opt, sched, meta:dict, tensors:dict):
+    "Write everything a resumed `fit` needs to `path`: tensors as safetensors, the rest as JSON metadata."
+    sd, out, scalars = opt.state_dict(), {f'model.{k}': v for k, v in model.state_dict().items()}, {}
+    for i, st in sd['state'].items():
+        for k, v in st.items():
+            if isinstance(v, torch.Tensor): out[f'opt.{i}.{k}'] = v
+            else: scalars[f'{i}.{k}'] = v
+    out = {k: v.detach().cpu().contiguous().clone() for k, v in {**out, **tensors}.items()}
+    py, npy = random.getstate(), np.random.get_state()
+    meta = {**meta, 'opt_groups': sd['param_groups'], 'opt_scalars': scalars, 'sched': sched.state_dict(),
+            'python_rng': [py[0], list(py[1]), py[2]], 'numpy_rng': [npy[0], npy[1].tolist(), *npy[2:]], 'sha256': _checksum(out)}
+    save_weights(out, path, metadata={'vitlab_fit_state': meta})
+
+def _load_state(path, model:nn.Module, opt, sched, expect:dict) -> tuple[dict, dict]:
+    "Restore `model`, `opt` and `sched` from `path` after checking it belongs to this run; `(metadata, tensors)`."
+    t, meta = read_weights(path)  # a truncated file: VitlabError naming it
+    again = f"start again without resume (delete {path})"
+    if 'vitlab_fit_state' not in meta: raise VitlabError(f"{path} is not a training checkpoint written by vitlab's fit", f"pass the state file of the run to continue, or {again}")
+    m = json.loads(meta['vitlab_fit_state'])
+    if _checksum(t) != m.get('sha256'): raise VitlabError(f"checkpoint {path} is corrupted (its tensors do not match their SHA-256)", again)
+    if m['world'] != expect['world']:
+        raise VitlabError(f"checkpoint {path} was written by {m['world']} process(es); this run has {expect['world']}",
+                          f"resume with the same number of processes (torchrun --nproc_per_node {m['world']}), or {again}")
+    if (m['fingerprint'], m['key']) != (expect['fingerprint'], expect['key']):
+        raise VitlabError(f"checkpoint {path} holds a run of another model or pruning plan", f"resume with the model, weights and settings of that run, or {again}")
+    for k, v in expect.items():
+        if m[k] != v: raise VitlabError(f"checkpoint {path} was written with {k}={m[k]}; this run has {k}={v}", f"resume with the same settings, or {again}")
+    model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('model.')})
+    state = {}
+    for k, v in [*((k[4:], v) for k, v in t.items() if k.startswith('opt.')), *m['opt_scalars'].items()]:
+        i, name = k.split('.', 1); state.setdefault(int(i), {})[name] = v
+    opt.load_state_dict({'state': state, 'param_groups': [{**g, 'betas': tuple(g['betas'])} if 'betas' in g else g for g in m['opt_groups']]})
+    sched.load_state_dict(m['sched'])
+    torch.set_rng_state(t['rng.torch'])
+    if 'rng.cuda' in t and torch.cuda.is_available(): torch.cuda.set_rng_state(t['rng.cuda'])
+    random.setstate((m['python_rng'][0], tuple(m['python_rng'][1]), m['python_rng'][2]))
+    np.random.set_state((m['numpy_rng'][0], np.array(m['numpy_rng'][1], dtype=np.uint32), *m['numpy_rng'][2:]))
+    return m, t
+
+# %% ../nbs/04_train.ipynb #42be3a1c
+def sharded_accuracy(model:nn.Module, data:Dataset,
+                     batch_size:int=256,
+                     workers:int=0) -> float:  # DataLoader workers for a dataset read from files
+    "Top-1 accuracy of `model` on `data`; under `torchrun` each process scores its contiguous share and the counts are summed."
+    from vitlab.measure import predict
+    rank, world, _ = distributed()
+    s = _shard(len(data), rank, world)
+    part = TensorImages(data.images[s], data.labels[s], data.mean, data.std, data.classes) if isinstance(data, TensorImages) else Subset(data, range(s.start, s.stop))
+    dev = next(model.parameters()).device
+    hits = torch.zeros(2, dtype=torch.float64, device=dev if dist.is_initialized() and dist.get_backend() == 'nccl' else 'cpu')
+    if len(part):
+        logits, y = predict(model, part if isinstance(part, TensorImages) else DataLoader(part, batch_size, num_workers=workers, pin_memory=dev.type == 'cuda'), batch_size)
+        hits += torch.tensor([(logits.argmax(-1) == y).sum().item(), len(y)], dtype=torch.float64, device=hits.device)
+    if world > 1: dist.all_reduce(hits)
+    return (hits[0]/hits[1].clamp(min=1)).item()
+
+# %% ../nbs/04_train.ipynb #0bf25c79
+def share_json(obj=None):
+    "Rank 0's JSON-serialisable `obj`, as JSON decodes it, in every process of a `torchrun` group (or of this process alone)."
+    rank, world, _ = distributed()
+    box = [json.dumps(obj) if rank == 0 else None]
+    if world > 1: dist.broadcast_object_list(box, src=0)
+    return json.loads(box[0])
 
 # %% ../nbs/04_train.ipynb #40d85884
 def fit(model:nn.Module,  # the model to train (in place)
@@ -101,22 +228,31 @@ def fit(model:nn.Module,  # the model to train (in place)
         kd_T:float=2.0,  # distillation temperature
         kd_alpha:float=0.5,  # weight of the distillation term
         valid_ds:Dataset|None=None,  # evaluated after every epoch
-        ckpt=None,  # path of the safetensors checkpoint written after every epoch (rank 0)
+        ckpt=None,  # path of the safetensors weights written after every epoch (rank 0)
         seed:int=0,
         max_steps:int|None=None,  # stop early after this many steps (for quick checks)
         log_file=None,  # also append each epoch's line to this file (to follow a long run)
-        progress:bool=True) -> list[dict]:  # a bar and one line per epoch (rank 0); False prints nothing
+        progress:bool=True,  # a bar and one line per epoch (rank 0); False prints nothing
+        device=None,  # 'auto', 'cpu', 'cuda', 'cuda:N' (None: where the model is; under torchrun with GPUs, the process's GPU)
+        amp:bool=False,  # bfloat16 autocast for the forward passes
+        workers:int=0,  # DataLoader worker processes for a dataset read from files
+        state_file=None,  # the resumable checkpoint (weights, optimizer, schedule, random state, data position), rank 0 writes it
+        ckpt_every:int=0,  # write `state_file` every this many steps (0: never)
+        resume:bool=False,  # continue from `state_file` when it exists
+        resume_key:str='') -> list[dict]:  # a string the checkpoint must carry to be resumed (e.g. the model and its plan)
     "Train `model` with AdamW + one-cycle, optionally distilling from `teacher`; returns one record per epoch."
-    from vitlab.measure import accuracy
     if epochs is None and not max_steps: raise VitlabError("epochs=None needs max_steps", "pass a number of epochs, or max_steps")
     if (epochs is not None and epochs < 1) or batch_size < 1: raise VitlabError(f"epochs={epochs}, batch_size={batch_size}", "both must be positive integers")
     if lr <= 0: raise VitlabError(f"lr={lr} must be positive", "pass a learning rate such as 1e-3")
+    if (ckpt_every or resume) and state_file is None: raise VitlabError("ckpt_every and resume need a state_file", "pass state_file='run.ckpt.safetensors'")
+    if ckpt_every < 0 or workers < 0: raise VitlabError(f"ckpt_every={ckpt_every}, workers={workers}", "both must be 0 or more")
     check_fraction(warmup, 'warmup'); check_fraction(label_smoothing, 'label_smoothing'); check_fraction(kd_alpha, 'kd_alpha', include_high=True)
-    rank, world, device = distributed()
+    want = None if device is None else resolve_device(device)
+    rank, world, gpu = distributed(want)
     if epochs is None: epochs = math.ceil(max_steps/_n_batches(train_ds, batch_size, world))  # as many passes as max_steps needs
     if world > 1 and batch_size < world: raise VitlabError(f"batch_size={batch_size} is smaller than the {world} processes", f"pass a global batch_size of at least {world}")
-    if device is not None: model.to(device); teacher is not None and teacher.to(device)
-    device = device or next(model.parameters()).device
+    device = gpu or want or next(model.parameters()).device
+    model.to(device); teacher is not None and teacher.to(device)
     g = seed_everything(seed)
     steps = epochs*_n_batches(train_ds, batch_size, world)
     if max_steps: steps = min(steps, max_steps)
@@ -127,29 +263,46 @@ def fit(model:nn.Module,  # the model to train (in place)
     else:  # at least two warm-up steps: one-cycle divides by the warm-up length
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=max(warmup, 1e-3, min(2/steps, 0.5)),
                                                     anneal_strategy='cos', div_factor=25, final_div_factor=1e4)
+    run = dict(fingerprint=_fingerprint(model), key=resume_key, world=world, batch_size=batch_size, lr=lr, seed=seed, steps=steps, epochs=epochs)
+    at = dict(epoch=0, batch=0, step=0, history=[], tot=[0.0, 0.0]); g_now = None
+    if resume and Path(state_file).exists():
+        at, t = _load_state(state_file, model, opt, sched, run)
+        g.set_state(t['rng.g_epoch']); g_now = t['rng.g_now']
+        if rank != 0: at['tot'] = [0.0, 0.0]  # the checkpoint holds the sum over all processes: count it once
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
         net = DDP(model, device_ids=[device.index] if device.type == 'cuda' else None)
     if teacher is not None: teacher.eval()
     talk = progress and rank == 0
-    history, step = [], 0
-    bar = tqdm(total=steps, disable=not talk, desc='fit', mininterval=2)
-    for epoch in range(epochs):
-        model.train(); t0, tot = time.time(), torch.zeros(2, dtype=torch.float64)
-        for xb, yb, n in _batches(train_ds, batch_size, True, g, augment, rank, world):
-            xb, yb = xb.to(device), yb.to(device)
-            with torch.no_grad(): tl = teacher(xb) if teacher is not None else None
-            loss = kd_loss(net(xb), tl, yb, kd_T, kd_alpha if teacher is not None else 0.0, label_smoothing)
+    history, step = list(at['history']), at['step']
+    if talk and step: print(f"resumed from {state_file} at step {step} of {steps}", flush=True)
+    bar = tqdm(total=steps, initial=step, disable=not talk, desc='fit', mininterval=2)
+    for epoch in range(at['epoch'], epochs):
+        resumed = g_now is not None and epoch == at['epoch']
+        model.train(); t0, tot = time.time(), torch.tensor(at['tot'] if resumed else [0.0, 0.0], dtype=torch.float64)
+        g_epoch, skip = g.get_state(), at['batch'] if resumed else 0
+        for b, (xb, yb, n) in enumerate(_batches(train_ds, batch_size, True, g, augment, rank, world, skip, g_now if resumed else None,
+                                                 workers, device.type == 'cuda'), start=skip):
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            with _autocast(device, amp):
+                with torch.no_grad(): tl = teacher(xb) if teacher is not None else None
+                loss = kd_loss(net(xb).float(), None if tl is None else tl.float(), yb, kd_T, kd_alpha if teacher is not None else 0.0, label_smoothing)
             opt.zero_grad(set_to_none=True)
             (loss*(len(yb)*world/n)).backward()  # DDP averages over processes: this makes it the mean over the global batch
             opt.step(); sched.step()
             tot += torch.tensor([loss.item()*len(yb), len(yb)], dtype=torch.float64); step += 1; bar.update(1)
+            if ckpt_every and step % ckpt_every == 0 and step < steps:
+                whole = tot.clone()
+                if world > 1: dist.all_reduce(whole)
+                if rank == 0:
+                    rng = {'rng.torch': torch.get_rng_state(), 'rng.g_epoch': g_epoch, 'rng.g_now': g.get_state(),
+                           **({'rng.cuda': torch.cuda.get_rng_state(device)} if device.type == 'cuda' else {})}
+                    _save_state(state_file, model, opt, sched, {**run, 'epoch': epoch, 'batch': b+1, 'step': step, 'history': history, 'tot': whole.tolist()}, rng)
             if step >= steps: break
         if world > 1: dist.all_reduce(tot)
         rec = dict(epoch=epoch+1, train_loss=(tot[0]/tot[1].clamp(min=1)).item(), minutes=(time.time()-t0)/60, lr=sched.get_last_lr()[0])
-        if valid_ds is not None:
-            model.eval(); rec['valid_acc'] = accuracy(model, valid_ds)  # on the model's device
+        if valid_ds is not None: rec['valid_acc'] = sharded_accuracy(model, valid_ds, workers=workers)  # on the model's device
         history.append(rec)
         line = ' '.join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k,v in rec.items())
         if talk: print(line, flush=True)
