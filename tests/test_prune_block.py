@@ -18,6 +18,16 @@ def tiny_swin(embed_dim=32, depths=(2, 2), **kw):
     return create_model('swin_tiny_patch4_window7_224', img_size=32, patch_size=2, embed_dim=embed_dim, depths=depths,
                         num_heads=tuple(2**i for i in range(1, len(depths) + 1)), window_size=4, num_classes=10, **kw).eval()
 
+def check_plan_round_trip(model, pruned, plan, x, block, path):
+    "The plan is JSON, its FLOPs are the pruned model's, and the saved file and the plan applied to a dense copy give its logits."
+    json.dumps(plan)
+    assert block_flops(pruned, block) == plan['report']['flops_after'] < count_flops(model, x[:1])
+    save_block_pruned(pruned, plan, path)
+    back = load_block_pruned(path)
+    with torch.no_grad(): assert torch.equal(back(x), pruned(x))
+    fresh = apply_block_plan(copy.deepcopy(model), plan)
+    with torch.no_grad(): assert torch.allclose(fresh(x), pruned(x), atol=1e-6)
+
 @pytest.fixture(scope='module')
 def calib():
     g = torch.Generator().manual_seed(0)
@@ -36,13 +46,7 @@ def test_block_pruning_round_trip(name, block, calib, tmp_path):
         assert 0.59 < sparse_flops(costs, r)/costs['flops'] <= 0.6
     pruned = copy.deepcopy(model)
     plan = prune_blocks(pruned, r, calib, block, n_samples=16, progress=False)
-    json.dumps(plan)
-    assert block_flops(pruned, block) == plan['report']['flops_after'] < count_flops(model, x[:1])
-    save_block_pruned(pruned, plan, tmp_path/'m.safetensors')
-    back = load_block_pruned(tmp_path/'m.safetensors')
-    with torch.no_grad(): assert torch.equal(back(x), pruned(x))
-    fresh = apply_block_plan(copy.deepcopy(model), plan)
-    with torch.no_grad(): assert torch.allclose(fresh(x), pruned(x), atol=1e-6)
+    check_plan_round_trip(model, pruned, plan, x, block, tmp_path/'m.safetensors')
     fast = copy.deepcopy(pruned)
     rep = sparsify(fast, block, runs=20, margin=0.0)  # margin 0: always swap, to exercise every layer's sparse form
     assert all(v['use'] in BlockSparseLinear.KINDS for v in rep.values())
@@ -100,13 +104,7 @@ def test_swin_round_trip(calib, tmp_path):
     pruned = copy.deepcopy(model)
     plan = prune_blocks(pruned, r, calib, n_samples=16, progress=False)
     assert plan['family'] == 'swin' and plan['create_kwargs']['depths'] == [2, 2]
-    json.dumps(plan)
-    assert block_flops(pruned) == plan['report']['flops_after'] < count_flops(model, x[:1])
-    save_block_pruned(pruned, plan, tmp_path/'s.safetensors')
-    back = load_block_pruned(tmp_path/'s.safetensors')
-    with torch.no_grad(): assert torch.equal(back(x), pruned(x))
-    fresh = apply_block_plan(copy.deepcopy(model), plan)
-    with torch.no_grad(): assert torch.allclose(fresh(x), pruned(x), atol=1e-6)
+    check_plan_round_trip(model, pruned, plan, x, (16, 16), tmp_path/'s.safetensors')
     fast = copy.deepcopy(pruned)
     rep = sparsify(fast, runs=20, margin=0.0)  # every layer swapped, the patch merging's (b, H, W, 4C) input included
     assert len(rep) == 17 and all(v['use'] in BlockSparseLinear.KINDS for v in rep.values())

@@ -12,8 +12,9 @@ import contextlib
 from .models import check_vit, model_family, vit_linears, vit_blocks
 
 # %% auto #0
-__all__ = ['model_linears', 'qkv_through_module', 'select_linears', 'calibration_batches', 'output_logits', 'iter_grad_factors',
-           'sample_grads', 'iter_sample_grads', 'per_sample_grads', 'fisher_diagonal']
+__all__ = ['model_linears', 'fused_qkv_attentions', 'qkv_through_module', 'select_linears', 'calibration_batches',
+           'output_logits', 'iter_grad_factors', 'sample_grads', 'iter_sample_grads', 'per_sample_grads',
+           'fisher_diagonal']
 
 # %% ../nbs/05_gradients.ipynb #c006
 def model_linears(model:nn.Module) -> dict:
@@ -25,10 +26,14 @@ def model_linears(model:nn.Module) -> dict:
     return {n: m for n, m in model.named_modules() if id(m) in keep}
 
 # %% ../nbs/05_gradients.ipynb #c006w
+def fused_qkv_attentions(model:nn.Module) -> list:
+    "The Swin-V2 attentions of `model` that apply `qkv.weight` with `F.linear` (their `qkv` module never runs)."
+    return [b.attn for b in vit_blocks(model) if getattr(b.attn, 'q_bias', None) is not None and getattr(b.attn, 'qkv_bias_separate', True) is False]
+
 @contextlib.contextmanager
 def qkv_through_module(model:nn.Module):
     "Within the block, Swin-V2 attentions call their `qkv` module (then add the q/v bias), so hooks on it see its input and output."
-    attns = [b.attn for b in vit_blocks(model) if getattr(b.attn, 'q_bias', None) is not None and getattr(b.attn, 'qkv_bias_separate', True) is False]
+    attns = fused_qkv_attentions(model)
     for a in attns: a.qkv_bias_separate = True
     try: yield model
     finally:
@@ -90,26 +95,26 @@ def iter_grad_factors(model:nn.Module,  # a timm ViT, Swin or Swin-V2 (left unch
         return hook
     hooks = [l.register_forward_hook(keep(n)) for n, l in lins.items()]
     was = model.training; model.eval()
-    routed = qkv_through_module(model); routed.__enter__()
     try:
-        for xb, yb in calibration_batches(calib, n_samples):
-            for x, y in zip(xb.split(chunk), yb.split(chunk)):
-                seen.clear()
-                with torch.enable_grad():
-                    out = output_logits(model(x.detach().float().requires_grad_(True)))
-                    y = out.argmax(-1).detach() if target == 'pred' else y.long()
-                    loss = F.cross_entropy(out, y, reduction='sum')
-                    names = list(lins)
-                    deltas = torch.autograd.grad(loss, [seen[n][1] for n in names])
-                b, f = len(x), {}
-                for n, d in zip(names, deltas):
-                    a = seen[n][0].detach()
-                    f[n] = (a.reshape(b, -1, a.shape[-1]), d.reshape(b, -1, d.shape[-1]))  # windows (b·n_W, M², ·) → (b, T, ·)
-                seen.clear(); del deltas
-                yield x, y, f
+        with qkv_through_module(model):
+            for xb, yb in calibration_batches(calib, n_samples):
+                for x, y in zip(xb.split(chunk), yb.split(chunk)):
+                    seen.clear()
+                    with torch.enable_grad():
+                        out = output_logits(model(x.detach().float().requires_grad_(True)))
+                        y = out.argmax(-1).detach() if target == 'pred' else y.long()
+                        loss = F.cross_entropy(out, y, reduction='sum')
+                        names = list(lins)
+                        deltas = torch.autograd.grad(loss, [seen[n][1] for n in names])
+                    b, f = len(x), {}
+                    for n, d in zip(names, deltas):
+                        a = seen[n][0].detach()
+                        f[n] = (a.reshape(b, -1, a.shape[-1]), d.reshape(b, -1, d.shape[-1]))  # windows (b·n_W, M², ·) → (b, T, ·)
+                    seen.clear(); del deltas
+                    yield x, y, f
     finally:
         for h in hooks: h.remove()
-        routed.__exit__(None, None, None); model.train(was)
+        model.train(was)
 
 # %% ../nbs/05_gradients.ipynb #c012c
 def sample_grads(a:torch.Tensor, d:torch.Tensor) -> torch.Tensor:

@@ -17,9 +17,9 @@ from .core import VitlabError, load_weights
 
 # %% auto #0
 __all__ = ['ASSETS', 'REFERENCE_NAME', 'REFERENCE_WEIGHTS', 'REFERENCE_INPUT', 'SWIN_REFERENCE_NAME', 'SWIN_REFERENCE_WEIGHTS',
-           'FAMILIES', 'FAMILY_NAMES', 'UNSUPPORTED', 'deit_tiny_patch7_fmnist', 'swin_tiny_patch2_fmnist',
-           'model_family', 'vit_blocks', 'check_vit', 'create_model', 'reference_model', 'create_from_plan',
-           'vit_linears']
+           'FAMILIES', 'FAMILY_NAMES', 'UNSUPPORTED', 'REFERENCE_MODELS', 'deit_tiny_patch7_fmnist',
+           'swin_tiny_patch2_fmnist', 'model_family', 'vit_blocks', 'check_vit', 'create_model', 'reference_model',
+           'create_from_plan', 'vit_linears']
 
 # %% ../nbs/02_models.ipynb #c005
 ASSETS = Path(__file__).parent/'assets' if '__file__' in globals() else Path('../vitlab/assets')
@@ -129,11 +129,12 @@ def create_model(name:str,  # any timm model name, or vitlab's 'deit_tiny_patch7
     if require_vit: model_family(model, f"vitlab ({name})")
     return model
 
+REFERENCE_MODELS = {'vit': REFERENCE_NAME, 'swin': SWIN_REFERENCE_NAME}  # family → the trained reference model's name
+
 def reference_model(family:str='vit') -> torch.nn.Module:
     "A trained reference model (fp32, eval mode) with the weights committed in the package: `'vit'` (DeiT-Tiny-shaped) or `'swin'` (Swin-Tiny-shaped)."
-    names = {'vit': REFERENCE_NAME, 'swin': SWIN_REFERENCE_NAME}
-    if family not in names: raise VitlabError(f"no reference model of family {family!r}", f"use one of {', '.join(names)}")
-    return create_model(names[family], pretrained=True).eval()
+    if family not in REFERENCE_MODELS: raise VitlabError(f"no reference model of family {family!r}", f"use one of {', '.join(REFERENCE_MODELS)}")
+    return create_model(REFERENCE_MODELS[family], pretrained=True).eval()
 
 def create_from_plan(plan:dict) -> torch.nn.Module:
     "A fresh dense model (random weights) of the architecture a vitlab plan was made for: `plan['arch']` with `plan['create_kwargs']`."

@@ -13,7 +13,7 @@ from torch.utils.data import Subset
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
 from .core import VitlabError, check_fraction, save_json, atomic_write_text, read_weights, load_weights, seed_everything
-from .models import create_model, check_vit, REFERENCE_NAME, SWIN_REFERENCE_NAME, reference_model
+from .models import create_model, check_vit, REFERENCE_NAME, REFERENCE_MODELS, reference_model
 from .data import (TensorImages, fashion_mnist, fashion_mnist_subset, calibration_set, loader, data_config,
                          image_folder, image_folders)
 from .measure import measure_models, records_table, plot_records, accuracy, COLUMNS
@@ -56,7 +56,7 @@ def _classes_in(tensors:dict) -> int|None:
     w = tensors.get('head.weight')
     return int(w.shape[0]) if isinstance(w, torch.Tensor) and w.ndim == 2 else None
 
-REFERENCES = {REFERENCE_NAME: 'vit', SWIN_REFERENCE_NAME: 'swin'}  # the trained reference models, by name → family
+REFERENCES = {name: family for family, name in REFERENCE_MODELS.items()}  # the trained reference models: name → family
 
 def load_source(model:str=REFERENCE_NAME,  # a timm name or a reference model's name (see `REFERENCES`)
                 weights:str|None=None,  # safetensors: dense weights for `model`, or a pruned file written by vitlab

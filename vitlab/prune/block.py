@@ -12,7 +12,7 @@ from torch.nn.utils import parametrize
 from tqdm.auto import tqdm
 from ..core import VitlabError, check_fraction, read_plan, load_weights, save_weights
 from ..models import check_vit, model_family, vit_blocks, create_model, create_from_plan, FAMILY_NAMES
-from ..gradients import iter_grad_factors, sample_grads, calibration_batches, select_linears, model_linears, qkv_through_module
+from ..gradients import iter_grad_factors, sample_grads, calibration_batches, select_linears, model_linears, qkv_through_module, fused_qkv_attentions
 from .structured import timm_architecture, recover
 
 # %% auto #0
@@ -753,8 +753,7 @@ def sparsify(model:nn.Module,  # a block-pruned ViT (masked dense weights), chan
     "Replace each prunable linear by its fastest block-sparse form where that is measurably faster than dense; returns the timings and choices."
     lins = block_layers(model, block); block = check_block(block)
     x = example if example is not None else model_input(model)
-    for b in vit_blocks(model):  # Swin-V2: call `qkv` as a module from now on, so a block-sparse qkv is the one that runs
-        if getattr(b.attn, 'q_bias', None) is not None and hasattr(b.attn, 'qkv_bias_separate'): b.attn.qkv_bias_separate = True
+    for a in fused_qkv_attentions(model): a.qkv_bias_separate = True  # Swin-V2: call `qkv` as a module from now on, so a block-sparse qkv runs
     inputs, hooks = {}, [l.register_forward_hook(lambda m, i, o, n=n: inputs.__setitem__(n, i[0].detach())) for n, l in lins.items()]
     try:
         with torch.no_grad(): model.eval()(x)
