@@ -1,4 +1,4 @@
-"Quantization across modules on Swin: fake quantization with window attention, sensitivity, AAS in windows, Pareto allocation, NSGA-II search, mixed-precision export; Swin-V2 refused."
+"Quantization across modules on Swin: fake quantization with window attention, sensitivity, AAS in windows, Pareto allocation, NSGA-II search, mixed-precision export; Swin-V2's cosine attention."
 import copy, json
 import numpy as np
 import pytest, torch
@@ -108,12 +108,40 @@ def test_search_front_on_swin(swin, sub):
     assert (Fr[:, 2] <= space.int8_mb).all() and (Fr[:, 1] <= space.fp32_ms).all()
     for c, _ in front: c.validate(swin)
 
-def test_swin_v2_is_refused_with_the_family_message():
-    v2 = create_model('swinv2_tiny_window8_256', img_size=32, embed_dim=16, depths=(1, 1), num_heads=(1, 1), window_size=4)
-    for call, what in [(lambda: BitConfig.uniform(v2), 'BitConfig'), (lambda: prepare(v2), 'fake quantization'),
-                       (lambda: patch_importance(v2, torch.randn(2, 3, 32, 32)), 'patch_importance'),
-                       (lambda: components(v2), 'sensitivity')]:
-        with pytest.raises(VitlabError, match=f'{what} does not support Swin-V2 models'): call()
+def small_swinv2(**kw):
+    "A small Swin-V2 with its post-norms moved off timm's zero init (else every block is the identity)."
+    torch.manual_seed(0)
+    m = create_model('swinv2_tiny_window8_256', **{**dict(img_size=32, embed_dim=32, depths=(2, 1), num_heads=(1, 2), window_size=4, num_classes=10), **kw}).eval()
+    with torch.no_grad():
+        for b in vit_blocks(m): b.norm1.weight.normal_(1, .1); b.norm2.weight.normal_(1, .1)
+    return m
+
+def test_swin_v2_through_quantization():
+    "Cosine attention: float path = timm's, bits order the error, q̂/k̂ are unit vectors; sensitivity, AAS, Pareto and int4/int8 export on V2."
+    from vitlab.deploy.mixed import quantize_mixed
+    v2, x = small_swinv2(), torch.randn(16, 3, 32, 32)
+    with torch.no_grad():
+        ref = v2(x)
+        assert (prepare(v2)(x) - ref).abs().max() < 1e-5*ref.abs().max()
+        q = fake_quantize(v2, BitConfig.uniform(v2), x, progress=False)
+        assert type(q.layers[0].blocks[1].attn).__name__ == 'FakeQuantWindowAttentionV2'
+        errs = [(set_bits(q, BitConfig.uniform(v2, b, b, b))(x) - ref).abs().max().item() for b in (8, 6, 4, 2)]
+    assert errs == sorted(errs) and 0 < errs[0] < 0.05*ref.abs().max().item(), errs
+    seen = {}
+    h = q.layers[0].blocks[0].attn.k_quant.register_forward_pre_hook(lambda m, a: seen.update(k=a[0]))
+    with torch.no_grad(): q(x[:2])
+    h.remove(); assert torch.allclose(seen['k'].norm(dim=-1), torch.ones(1), atol=1e-5)
+    sens = fisher_sensitivity(v2, [(x, torch.arange(16) % 10)], level='part', n_samples=16, progress=False)
+    assert list(sens) == list(components(v2, 'part')) and min(sens.values()) > 0
+    table = perturbation_table(v2, sens)
+    assert all('cpb_mlp' not in l for ls in table['layers'].values() for l in ls)  # the bias MLP stays float
+    cfg = allocate_bits(v2, sens, 0.5*sum(l.weight.numel() for l in vit_linears(v2).values())/1e6, bits=(4, 8))
+    cfg.validate(v2)
+    imp = patch_importance(v2, x, progress=False)
+    assert imp.grids == {0: (8, 8), 1: (8, 8), 2: (4, 4)} and all(abs(imp[i].sum().item() - 1) < 1e-5 for i in imp)
+    bits = {n: (4 if 'mlp' in n else 8) for n in vit_linears(v2)}
+    with torch.no_grad(): yq = quantize_mixed(v2, bits)(x)
+    assert 0 < (yq - ref).abs().max() < 0.25*ref.abs().max()
 
 def test_mixed_precision_swin_eager_and_refusal():
     "int4 groups of 32 on a 32-wide stage; a 16-wide stage refuses int4 by layer name."

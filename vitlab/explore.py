@@ -9,7 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 from fastcore.basics import patch
 from .core import VitlabError
-from .measure import records_table, acc_range, MarkdownTable
+from .measure import records_table, acc_range, acc_basis, MarkdownTable
 from .deploy.runtimes import RUNTIME_NAMES
 
 # %% auto #0
@@ -79,27 +79,29 @@ def pareto_front(records:list[dict], x:str='latency_ms',  # lower is better
 
 # %% ../nbs/50_explore.ipynb #c016
 def plot_tradeoff(records:list[dict], selected:list[dict]|None=None, ax=None, title:str|None=None):
-    "Accuracy (%) vs latency (ms), area ∝ size (MB); `selected` records in colour, the rest grey; returns the figure."
+    "Top-1 (%, one basis: `acc_basis`) vs latency (ms), area ∝ size (MB); `selected` records in colour, the rest grey; returns the figure."
     import matplotlib.pyplot as plt
     if ax is None: fig, ax = plt.subplots(figsize=(6.4, 4.0))
     else: fig = ax.figure
     sel = {r['name'] for r in (records if selected is None else selected)}
-    has_acc = any(r.get('acc') is not None for r in records)
-    yk = 'acc' if has_acc else 'size_mb'
-    yv = lambda r: 100*r[yk] if yk == 'acc' else r[yk]
-    rs = [r for r in records if r.get(yk) is not None and r.get('latency_ms') is not None]
+    key, acc_label, accs = acc_basis(records)
+    has_acc = key is not None
+    ys = accs if has_acc else [r.get('size_mb') for r in records]
+    rs = [r | dict(_y=y) for r, y in zip(records, ys) if y is not None and r.get('latency_ms') is not None]
     smax = max((r.get('size_mb') or 0) for r in rs) or 1
     for r in rs:
         on = r['name'] in sel
-        ax.scatter(r['latency_ms'], yv(r), s=30 + 400*(r.get('size_mb') or 0)/smax, alpha=.85 if on else .25,
+        ax.scatter(r['latency_ms'], r['_y'], s=30 + 400*(r.get('size_mb') or 0)/smax, alpha=.85 if on else .25,
                    color=('#1f4e79' if r.get('baseline') else '#e07b39') if on else '#b0b0b0', edgecolor='white', zorder=3 if on else 2)
-        if on: ax.annotate(r['name'], (r['latency_ms'], yv(r)), fontsize=7, xytext=(4, 3), textcoords='offset points')
-    front = [r for r in rs if r['name'] in pareto_front([q for q in rs if q['name'] in sel], 'latency_ms', yk)] if has_acc else []
+        if on: ax.annotate(r['name'], (r['latency_ms'], r['_y']), fontsize=7, xytext=(4, 3), textcoords='offset points')
+    front = [r for r in rs if r['name'] in pareto_front([q for q in rs if q['name'] in sel], 'latency_ms', '_y')] if has_acc else []
     front.sort(key=lambda r: r['latency_ms'])
-    if len(front) > 1: ax.plot([r['latency_ms'] for r in front], [yv(r) for r in front], '--', color='#e07b39', lw=1, zorder=1, label='Pareto front')
-    if has_acc and rs: ax.set_ylim(*acc_range([yv(r) for r in rs]))
-    ax.set_xlabel('latency (ms, batch 1)'); ax.set_ylabel('top-1 %' if has_acc else 'size (MB)')
+    if len(front) > 1: ax.plot([r['latency_ms'] for r in front], [r['_y'] for r in front], '--', color='#e07b39', lw=1, zorder=1, label='Pareto front')
+    if has_acc and rs: ax.set_ylim(*acc_range([r['_y'] for r in rs]))
+    ax.set_xlabel('latency (ms, batch 1)'); ax.set_ylabel(acc_label if has_acc else 'size (MB)')
     ax.grid(alpha=.3); ax.set_title(title or 'accuracy – latency – size (area ∝ MB)', fontsize=10)
+    if not has_acc and any(r.get('acc') is not None for r in records):  # top-1 on different images: say so, do not plot it
+        ax.text(0.01, 0.99, acc_label, transform=ax.transAxes, ha='left', va='top', fontsize=7, color='#a00')
     if len(front) > 1: ax.legend(fontsize=8, loc='lower right')
     fig.tight_layout(); return fig
 
@@ -107,21 +109,22 @@ def plot_tradeoff(records:list[dict], selected:list[dict]|None=None, ax=None, ti
 def plot_grouped(records:list[dict], metrics=(('latency_ms', 'latency (ms)', 1), ('size_mb', 'size (MB)', 1), ('acc', 'top-1 (%)', 100)),
                  by:str='precision',  # the bars within a group: 'precision' or 'runtime'
                  title:str|None=None):
-    "Bars of each `(key, label, scale)` metric per pruning ratio (groups) and `by` (bars); returns the figure."
+    "Bars of each `(key, label, scale)` metric per pruning ratio (groups) and `by` (bars), `'acc'` on one basis (`acc_basis`); returns the figure."
     import matplotlib.pyplot as plt
     levels = sorted({r['ratio'] for r in records}); kinds = list(dict.fromkeys(r[by] for r in records))
     fig, axs = plt.subplots(1, len(metrics), figsize=(3.6*len(metrics), 3.2), squeeze=False)
     w = 0.8/len(kinds)
+    acc_key, acc_label, accs = acc_basis(records)
     for ax, (key, label, scale) in zip(axs[0], metrics):
-        for i, k in enumerate(kinds):
-            vals = [next((scale*r[key] for r in records if r['ratio'] == lv and r[by] == k and r.get(key) is not None), float('nan'))
+        val = ((lambda i, r: accs[i]) if key == 'acc' else (lambda i, r: None if r.get(key) is None else scale*r[key]))
+        for k_i, k in enumerate(kinds):
+            vals = [next((v for i, r in enumerate(records) if r['ratio'] == lv and r[by] == k and (v := val(i, r)) is not None), float('nan'))
                     for lv in levels]
-            ax.bar([j + (i - (len(kinds)-1)/2)*w for j in range(len(levels))], vals, w, label=k)
+            ax.bar([j + (k_i - (len(kinds)-1)/2)*w for j in range(len(levels))], vals, w, label=k)
         ax.set_xticks(range(len(levels)), [f'{lv:.3g}' for lv in levels]); ax.set_xlabel('pruning ratio', fontsize=8)
-        ax.set_title(label, fontsize=10); ax.grid(axis='y', alpha=.3)
-        if key == 'acc':
-            vs = [scale*r[key] for r in records if r.get(key) is not None]
-            if vs: ax.set_ylim(*acc_range(vs))
+        ax.set_title(acc_label if key == 'acc' and acc_label != 'top-1 %' else label, fontsize=10 if key != 'acc' else 9, wrap=True)
+        ax.grid(axis='y', alpha=.3)
+        if key == 'acc' and acc_key is not None: ax.set_ylim(*acc_range([v for v in accs if v is not None]))
     axs[0][-1].legend(fontsize=8)
     if title: fig.suptitle(title, fontsize=11)
     fig.tight_layout(); return fig

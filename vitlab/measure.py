@@ -14,9 +14,9 @@ from .data import TensorImages
 from .quiet import quiet_stderr
 
 # %% auto #0
-__all__ = ['COLUMNS', 'predict', 'accuracy', 'agreement', 'count_params', 'count_flops', 'size_mb', 'latency_ms',
+__all__ = ['COLUMNS', 'ACC_LABELS', 'predict', 'accuracy', 'agreement', 'count_params', 'count_flops', 'size_mb', 'latency_ms',
            'activation_peak_mb', 'example_input', 'measure_models', 'measure', 'MarkdownTable', 'records_table',
-           'acc_range', 'plot_records', 'reference_report', 'vitlab_measure']
+           'acc_range', 'acc_basis', 'plot_records', 'reference_report', 'vitlab_measure']
 
 # %% ../nbs/03_measure.ipynb #26b7c4b6
 @torch.no_grad()
@@ -131,13 +131,18 @@ def activation_peak_mb(model, example:torch.Tensor) -> float:
 
 # %% ../nbs/03_measure.ipynb #a09c8eec
 def example_input(model=None, data=None) -> torch.Tensor:
-    "A batch-1 input: the first image of `data`, else zeros of the model's `default_cfg` input size."
+    "A batch-1 input: the first image of `data`, else noise of the size the model's patch embedding takes (or its `default_cfg` says)."
     if data is not None:
         x = data[0][0] if isinstance(data, Dataset) else next(iter(data))[0][0]
         return torch.as_tensor(x)[None]
-    cfg = getattr(model, 'pretrained_cfg', None) or getattr(model, 'default_cfg', None) or {}
-    if 'input_size' not in cfg: raise VitlabError("cannot tell the model's input size", "pass `example=` (a batch-1 tensor) or `data=`")
-    return torch.randn(1, *cfg['input_size'], generator=torch.Generator().manual_seed(0))
+    pe = getattr(model, 'patch_embed', None)  # what the model was built for (`img_size=` overrides the config's size)
+    size, chans = getattr(pe, 'img_size', None), getattr(getattr(pe, 'proj', None), 'in_channels', None)
+    if size is not None and chans is not None: shape = (chans, *((size, size) if isinstance(size, int) else size))
+    else:
+        cfg = getattr(model, 'pretrained_cfg', None) or getattr(model, 'default_cfg', None) or {}
+        if 'input_size' not in cfg: raise VitlabError("cannot tell the model's input size", "pass `example=` (a batch-1 tensor) or `data=`")
+        shape = cfg['input_size']
+    return torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
 
 # %% ../nbs/03_measure.ipynb #8667cbf0
 def measure_models(models:dict,  # name -> model (or any callable on a batch)
@@ -206,21 +211,45 @@ def acc_range(accs:list[float]) -> tuple[float, float]:
     pad = max(0.5, 0.6*(hi - lo))
     return max(0.0, lo - pad), min(100.0, hi + 0.4*pad)
 
+# %% ../nbs/03_measure.ipynb #accb0
+ACC_LABELS = {None: 'top-1 %', 'test': 'top-1 on the test set (%)', 'subset': 'top-1 on the test subset (%)',
+              'held-out': 'top-1 on held-out training images (%)'}
+
+def acc_basis(records:list[dict]) -> tuple[str|None, str, list]:
+    "The one top-1 basis to plot across `records`: `(key, axis label, values in % or None per record)`; key None when there is none."
+    rs = [r for r in records if r.get('acc') is not None or r.get('acc_est') is not None]
+    if not rs: return None, 'top-1 %', [None]*len(records)
+    test = lambda r: r['acc_est'] if r.get('acc_est') is not None else r.get('acc') if r.get('acc_on') == 'test' else None
+    pct = lambda f: [None if f(r) is None else 100*f(r) for r in records]
+    if any(r.get('acc_est') is not None for r in rs) and all(test(r) is not None for r in rs):
+        return 'acc_est', 'estimated test top-1 (%)', pct(test)
+    bases = {r.get('acc_on') for r in rs}
+    if len(bases) == 1 and all(r.get('acc') is not None for r in rs):
+        b = bases.pop(); return 'acc', ACC_LABELS.get(b, f'top-1 on {b} (%)'), pct(lambda r: r.get('acc'))
+    if all(r.get('acc_subset') is not None for r in rs): return 'acc_subset', ACC_LABELS['subset'], pct(lambda r: r.get('acc_subset'))
+    seen = ', '.join(f"{b or 'unnamed'} ({sum(r.get('acc_on') == b for r in rs)})" for b in sorted(bases, key=str))
+    return None, f'top-1 not comparable: measured on {seen}', [None]*len(records)
+
 # %% ../nbs/03_measure.ipynb #6bada8feb
 def plot_records(records:list[dict], metrics=('latency_ms', 'size_mb', 'peak_mb', 'acc'), title:str|None=None):
-    "Bar charts of `metrics` across records, the baseline in a darker colour; returns the figure."
+    "Bar charts of `metrics` across records, the baseline in a darker colour, top-1 on one basis (`acc_basis`); returns the figure."
     import matplotlib.pyplot as plt
-    metrics = [m for m in metrics if any(r.get(m) is not None for r in records)]
+    key, acc_label, accs = acc_basis(records)
+    has = lambda m: any(r.get(m) is not None for r in records) or (m == 'acc' and any(r.get('acc_est') is not None for r in records))
+    metrics = [m for m in metrics if has(m)]
     fig, axs = plt.subplots(1, len(metrics), figsize=(3.2*len(metrics), 0.45*len(records)+1.2), squeeze=False)
     names = [r['name'] for r in records]
     for ax, m in zip(axs[0], metrics):
-        vals = [r.get(m) or 0 for r in records]
-        if m == 'acc': vals = [100*v for v in vals]
+        vals = [r.get(m) or 0 for r in records] if m != 'acc' else [v or 0 for v in accs]
         ax.barh(names, vals, color=['#1f4e79' if r.get('baseline') else '#6fa8dc' for r in records])
-        ax.set_title(dict((k, l) for k, l, _ in COLUMNS).get(m, m), fontsize=9); ax.invert_yaxis(); ax.tick_params(labelsize=8)
-        if m == 'acc' and any(vals): ax.set_xlim(*acc_range(vals))
-        if m == 'acc':
-            for i, v in enumerate(vals): ax.text(v, i, f' {v:.2f}', va='center', fontsize=7)
+        ax.set_title(acc_label if m == 'acc' else dict((k, l) for k, l, _ in COLUMNS).get(m, m), fontsize=9, wrap=True)
+        ax.invert_yaxis(); ax.tick_params(labelsize=8)
+        if m == 'acc' and key is None:
+            ax.text(0.5, 0.5, 'not plotted', transform=ax.transAxes, ha='center', va='center', fontsize=8, color='#888')
+        elif m == 'acc':
+            ax.set_xlim(*acc_range([v for v in accs if v is not None]))
+            for i, v in enumerate(accs):
+                if v is not None: ax.text(v, i, f' {v:.2f}', va='center', fontsize=7)
         if m != metrics[0]: ax.set_yticklabels([])
     if title: fig.suptitle(title, fontsize=10)
     fig.tight_layout(); return fig

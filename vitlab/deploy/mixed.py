@@ -8,6 +8,7 @@ import copy
 from pathlib import Path
 import torch, torch.nn as nn
 from ..core import VitlabError, atomic_path
+from ..gradients import fused_qkv_attentions
 from ..models import check_vit, vit_linears
 from ..quant.fake import QUANT_FAMILIES
 
@@ -77,6 +78,7 @@ def quantize_mixed(model:nn.Module,  # a float timm ViT or Swin (left untouched)
     from vitlab.deploy.capture import unfuse_attention
     cfg = mixed_configs(model, bits, group_size)
     q = copy.deepcopy(model).eval(); unfuse_attention(q)
+    for a in fused_qkv_attentions(q): a.qkv_bias_separate = True  # Swin-V2: qkv through its (quantized) module, q/v bias added after
     quantize_(q, FqnToConfig(cfg), filter_fn=None)
     return q
 

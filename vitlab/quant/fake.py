@@ -12,6 +12,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 from timm.models.vision_transformer import Attention
 from timm.models.swin_transformer import WindowAttention, window_partition
+from timm.models.swin_transformer_v2 import WindowAttention as WindowAttentionV2
 from timm.layers import maybe_add_mask, resolve_self_attn_mask
 from ..core import VitlabError, save_json, load_json, save_weights, read_weights
 from ..models import check_vit, model_family, vit_blocks, vit_linears
@@ -22,8 +23,8 @@ __all__ = ['BITS', 'CALIBRATORS', 'SHRINK', 'QUANT_FAMILIES', 'FIELDS', 'PATCH_F
            'qrange', 'scale_zero_point', 'fake_quant', 'fake_quant_reference', 'fake_quant_fast', 'clip_range',
            'quant_params', 'quantize_tensor', 'vit_attentions', 'num_tokens', 'attention_tokens', 'BitConfig',
            'ActQuant', 'FakeQuantLinear', 'FakeQuantAttention', 'window_token_index', 'FakeQuantWindowAttention',
-           'prepare', 'quant_points', 'Observer', 'Calibration', 'image_batches', 'calibrate', 'FakeQuantSettings',
-           'set_bits', 'fake_quantize']
+           'FakeQuantWindowAttentionV2', 'prepare', 'quant_points', 'Observer', 'Calibration', 'image_batches',
+           'calibrate', 'FakeQuantSettings', 'set_bits', 'fake_quantize']
 
 # %% ../../nbs/21_quant_fake.ipynb #c006
 BITS = tuple(range(2, 9))  # the bit-widths vitlab simulates
@@ -163,7 +164,7 @@ def quantize_tensor(x:torch.Tensor,  # the tensor to quantize (a weight: out × 
     return fake_quant(x, s, z, bits, symmetric, axis=0)
 
 # %% ../../nbs/21_quant_fake.ipynb #c027
-QUANT_FAMILIES = ('vit', 'swin')  # the model families vitlab's quantization handles
+QUANT_FAMILIES = ('vit', 'swin', 'swinv2')  # the model families vitlab's quantization handles
 
 def vit_attentions(model:nn.Module) -> dict:
     "The attention module of every ViT or Swin block, by module name, in block order."
@@ -328,7 +329,7 @@ def validate(self:BitConfig, model:nn.Module) -> BitConfig:
         missing = [k for k in have if k not in getattr(self, f)]
         if missing: raise VitlabError(f"the bit configuration gives no bits for {', '.join(map(repr, missing[:3]))}{' …' if len(missing) > 3 else ''}",
                                       "build the config for this model with BitConfig.uniform(model) and change it with replace()")
-    tokens, swin = attention_tokens(model), model_family(model) == 'swin'
+    tokens, swin = attention_tokens(model), model_family(model) != 'vit'
     for f in PATCH_FIELDS:
         for k, lst in getattr(self, f).items():
             n = tokens[k]
@@ -444,16 +445,48 @@ class FakeQuantWindowAttention(WindowAttention):
         x = (attn @ self.v_quant(v)).transpose(1, 2).reshape(B_, N, -1)
         return self.proj_drop(self.proj(x))
 
+# %% ../../nbs/21_quant_fake.ipynb #s005w
+class FakeQuantWindowAttentionV2(WindowAttentionV2):
+    "timm's Swin-V2 `WindowAttention` by hand: fake-quantized normalized `q̂`, `k̂`, `P` and `V`; temperature, position bias and mask in float."
+    @classmethod
+    def convert(cls, attn:WindowAttentionV2, name:str, windows:torch.Tensor):
+        "Turn `attn` (in a copy of a model) into a `FakeQuantWindowAttentionV2`; `windows` from `window_token_index` of its block."
+        attn.__class__ = cls
+        attn.name = name
+        for p in ('q', 'k'): setattr(attn, f'{p}_quant', ActQuant(f'{name}.{p}'))
+        for p in ('p', 'v'): setattr(attn, f'{p}_quant', ActQuant(f'{name}.{p}', windows))
+        return attn
+
+    def position_bias(self) -> torch.Tensor:
+        "`16·σ(G(Δ))` for every query/key pair of a window, `(H, M², M²)`."
+        M2 = self.window_size[0]*self.window_size[1]
+        table = self.cpb_mlp(self.relative_coords_table).view(-1, self.num_heads)
+        return 16*torch.sigmoid(table[self.relative_position_index.view(-1)].view(M2, M2, -1).permute(2, 0, 1))
+
+    def forward(self, x, mask:torch.Tensor|None=None):
+        B_, N, C = x.shape  # B_ = images × windows, N = M²
+        qkv = self.qkv(x) if self.q_bias is None else self.qkv(x) + torch.cat((self.q_bias, self.k_bias, self.v_bias))
+        q, k, v = qkv.reshape(B_, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+        attn = self.q_quant(F.normalize(q, dim=-1)) @ self.k_quant(F.normalize(k, dim=-1)).transpose(-2, -1)
+        attn = attn*torch.clamp(self.logit_scale, max=math.log(100.)).exp() + self.position_bias().unsqueeze(0)
+        if mask is not None:
+            nW = mask.shape[0]
+            attn = (attn.view(-1, nW, self.num_heads, N, N) + mask.unsqueeze(1).unsqueeze(0)).view(-1, self.num_heads, N, N)
+        attn = self.p_quant(self.attn_drop(self.softmax(attn)))
+        x = (attn @ self.v_quant(v)).transpose(1, 2).reshape(B_, N, -1)
+        return self.proj_drop(self.proj(x))
+
 # %% ../../nbs/21_quant_fake.ipynb #s006
 def prepare(model:nn.Module) -> nn.Module:
-    "A copy of timm ViT or Swin `model` with fake-quant linear layers and attention, all still in float."
+    "A copy of timm ViT, Swin or Swin-V2 `model` with fake-quant linear layers and attention, all still in float."
     fam = check_vit(model, 'fake quantization', QUANT_FAMILIES)
     q = copy.deepcopy(model).eval()
     for name, lin in vit_linears(q).items(): FakeQuantLinear.convert(lin, name)
     names = {m: n for n, m in q.named_modules()}
     for b in vit_blocks(q):
         if fam == 'vit': FakeQuantAttention.convert(b.attn, names[b.attn])
-        else: FakeQuantWindowAttention.convert(b.attn, names[b.attn], window_token_index(b))
+        elif fam == 'swin': FakeQuantWindowAttention.convert(b.attn, names[b.attn], window_token_index(b))
+        else: FakeQuantWindowAttentionV2.convert(b.attn, names[b.attn], window_token_index(b))
     return q
 
 # %% ../../nbs/21_quant_fake.ipynb #s006b

@@ -35,11 +35,11 @@ def sensitivity_components(model:nn.Module, sensitivity:dict) -> dict:
     fix = "compute it on this model: fisher_sensitivity(model, calib, level='layer')"
     if not isinstance(sensitivity, dict) or not sensitivity:
         raise VitlabError(f"the sensitivity must be a non-empty dict {{component name: Ω_c}}, got {type(sensitivity).__name__} {sensitivity!r:.60}", fix)
-    mods, owner, out = dict(model.named_modules()), {}, {}
+    mods, vl, owner, out = dict(model.named_modules()), vit_linears(model), {}, {}
     for name, om in sensitivity.items():
         m = mods.get(name) if isinstance(name, str) and name else None
         if m is None: raise VitlabError(f"the sensitivity names {name!r}, which this {type(model).__name__} does not have", fix)
-        lins = {name: m} if isinstance(m, nn.Linear) else {f"{name}.{n}": l for n, l in m.named_modules() if isinstance(l, nn.Linear)}
+        lins = {name: m} if name in vl else {f"{name}.{n}": l for n, l in m.named_modules() if f"{name}.{n}" in vl}  # block linears only (not Swin-V2's bias MLP)
         if not lins: raise VitlabError(f"{name!r} holds no linear layer whose weights could be quantized", fix)
         try: om = float(om)
         except (TypeError, ValueError, RuntimeError): raise VitlabError(f"the sensitivity of {name!r} is {om!r}, not a number", fix)
@@ -48,7 +48,6 @@ def sensitivity_components(model:nn.Module, sensitivity:dict) -> dict:
             if ln in owner: raise VitlabError(f"{ln!r} belongs to both {owner[ln]!r} and {name!r}", "pass one level of components (all layers or all block parts), not both")
             owner[ln] = name
         out[name] = (om, lins)
-    vl = vit_linears(model)
     missing = [n for n in vl if n not in owner]
     if missing: raise VitlabError(f"the sensitivity does not cover {len(missing)} of the model's {len(vl)} ViT linear layers (e.g. {missing[0]!r})", fix)
     return out

@@ -13,7 +13,7 @@ from ..core import VitlabError
 from ..data import TensorImages
 from ..models import check_vit, model_family, vit_blocks
 from ..measure import accuracy, latency_ms, example_input
-from ..deploy.ptq import quantize
+from ..gradients import qkv_through_module
 from .fake import BitConfig, QUANT_FAMILIES, fake_quantize, set_bits
 from .pareto import check_bit_set
 
@@ -126,12 +126,14 @@ class LatencyModel:
 def latency_model(model:nn.Module, example:torch.Tensor|None=None, runs:int=30, threads:int|None=None) -> LatencyModel:
     "Measure the table behind `LatencyModel`: FP32 model, per-block linear and attention-matmul times, int8/FP32 ratio."
     check_vit(model, 'the latency model', QUANT_FAMILIES); model.eval()
+    from vitlab.deploy.ptq import quantize  # the int8 kernels that are timed; the rest of the search never loads the export stack
     example = example if example is not None else example_input(model)
     blocks, shapes = vit_blocks(model), {}
     mods = {(i, k): m for i, b in enumerate(blocks) for k, m in
             (('attn', b.attn), ('qkv', b.attn.qkv), ('proj', b.attn.proj), ('fc1', b.mlp.fc1), ('fc2', b.mlp.fc2))}
     hooks = [m.register_forward_pre_hook(lambda m, a, key=key: shapes.__setitem__(key, tuple(a[0].shape))) for key, m in mods.items()]
-    try: model(example)
+    try:
+        with qkv_through_module(model): model(example)  # Swin-V2: its qkv module runs, so the hook sees its input
     finally:
         for h in hooks: h.remove()
     fp32 = latency_ms({'fp32': model}, example, runs=runs, threads=threads)['fp32']['latency_ms']

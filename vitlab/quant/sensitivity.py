@@ -53,7 +53,7 @@ def fisher_sensitivity(model:nn.Module,  # a timm ViT or Swin (left unchanged)
 @contextlib.contextmanager
 def _second_order(model, weights):
     "Eval mode, manual attention (SDPA on CPU has no double backward), gradients for `weights` only; all restored after."
-    was, fused = model.training, [b.attn.fused_attn for b in vit_blocks(model)]
+    was, fused = model.training, [getattr(b.attn, 'fused_attn', None) for b in vit_blocks(model)]  # Swin-V2: no fused path
     req = {p: p.requires_grad for p in model.parameters()}
     model.eval()
     for b in vit_blocks(model): b.attn.fused_attn = False
@@ -62,7 +62,9 @@ def _second_order(model, weights):
     try: yield
     finally:
         model.train(was)
-        for b, f in zip(vit_blocks(model), fused): b.attn.fused_attn = f
+        for b, f in zip(vit_blocks(model), fused):
+            if f is None: del b.attn.fused_attn
+            else: b.attn.fused_attn = f
         for p, r in req.items(): p.requires_grad_(r)
 
 def hessian_vector_product(model:nn.Module,  # a timm ViT (left unchanged)
