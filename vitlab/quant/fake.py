@@ -22,9 +22,9 @@ from ..gradients import calibration_batches
 __all__ = ['BITS', 'CALIBRATORS', 'SHRINK', 'QUANT_FAMILIES', 'FIELDS', 'PATCH_FIELDS', 'check_bits', 'check_calibrator',
            'qrange', 'scale_zero_point', 'fake_quant', 'fake_quant_reference', 'fake_quant_fast', 'clip_range',
            'quant_params', 'quantize_tensor', 'vit_attentions', 'num_tokens', 'attention_tokens', 'BitConfig',
-           'ActQuant', 'FakeQuantLinear', 'FakeQuantAttention', 'window_token_index', 'FakeQuantWindowAttention',
-           'FakeQuantWindowAttentionV2', 'prepare', 'quant_points', 'Observer', 'Calibration', 'image_batches',
-           'calibrate', 'FakeQuantSettings', 'set_bits', 'fake_quantize']
+           'ActQuant', 'FakeQuantLinear', 'FakeQuantAttention', 'window_token_index', 'WindowFakeQuant',
+           'FakeQuantWindowAttention', 'FakeQuantWindowAttentionV2', 'prepare', 'quant_points', 'Observer',
+           'Calibration', 'image_batches', 'calibrate', 'FakeQuantSettings', 'set_bits', 'fake_quantize']
 
 # %% ../../nbs/21_quant_fake.ipynb #c006
 BITS = tuple(range(2, 9))  # the bit-widths vitlab simulates
@@ -422,41 +422,39 @@ def window_token_index(block:nn.Module) -> torch.Tensor:
     idx = F.pad(idx, (0, 0, 0, (mw - W % mw) % mw, 0, (mh - H % mh) % mh), value=-1)
     return window_partition(idx, (mh, mw)).reshape(-1, mh*mw)
 
-# %% ../../nbs/21_quant_fake.ipynb #s005
-class FakeQuantWindowAttention(WindowAttention):
-    "timm's Swin `WindowAttention`, computed by hand with fake-quantized `q`, `k`, `P` and `V`; bias and shift mask in float."
+# %% ../../nbs/21_quant_fake.ipynb #s005a
+class WindowFakeQuant:
+    "What the fake-quant Swin and Swin-V2 window attentions share: their four quantization points and all that follows the logits."
     @classmethod
-    def convert(cls, attn:WindowAttention, name:str, windows:torch.Tensor):
-        "Turn `attn` (in a copy of a model) into a `FakeQuantWindowAttention`; `windows` from `window_token_index` of its block."
+    def convert(cls, attn:nn.Module, name:str, windows:torch.Tensor):
+        "Turn timm window attention `attn` (in a copy of a model) into `cls`; `windows` from `window_token_index` of its block."
         attn.__class__ = cls
-        attn.fused_attn, attn.name = False, name
+        attn.name = name
+        if hasattr(attn, 'fused_attn'): attn.fused_attn = False
         for p in ('q', 'k'): setattr(attn, f'{p}_quant', ActQuant(f'{name}.{p}'))
         for p in ('p', 'v'): setattr(attn, f'{p}_quant', ActQuant(f'{name}.{p}', windows))
         return attn
 
+    def attend(self, logits:torch.Tensor, v:torch.Tensor, mask:torch.Tensor|None) -> torch.Tensor:
+        "Shift mask (float), softmax, fake-quantized `P` and `V`, `P·V` and the output projection; `logits` (B·n_W, H, M², M²)."
+        B_, H, N, _ = logits.shape
+        if mask is not None:
+            nW = mask.shape[0]
+            logits = (logits.view(-1, nW, H, N, N) + mask.unsqueeze(1).unsqueeze(0)).view(-1, H, N, N)
+        P = self.p_quant(self.attn_drop(self.softmax(logits)))
+        return self.proj_drop(self.proj((P @ self.v_quant(v)).transpose(1, 2).reshape(B_, N, -1)))
+
+# %% ../../nbs/21_quant_fake.ipynb #s005
+class FakeQuantWindowAttention(WindowFakeQuant, WindowAttention):
+    "timm's Swin `WindowAttention`, computed by hand with fake-quantized `q`, `k`, `P` and `V`; bias and shift mask in float."
     def forward(self, x, mask:torch.Tensor|None=None):
         B_, N, C = x.shape  # B_ = images × windows, N = M²
         q, k, v = self.qkv(x).reshape(B_, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
-        attn = self.q_quant(q*self.scale) @ self.k_quant(k).transpose(-2, -1) + self._get_rel_pos_bias()
-        if mask is not None:
-            nW = mask.shape[0]
-            attn = (attn.view(-1, nW, self.num_heads, N, N) + mask.unsqueeze(1).unsqueeze(0)).view(-1, self.num_heads, N, N)
-        attn = self.p_quant(self.attn_drop(self.softmax(attn)))
-        x = (attn @ self.v_quant(v)).transpose(1, 2).reshape(B_, N, -1)
-        return self.proj_drop(self.proj(x))
+        return self.attend(self.q_quant(q*self.scale) @ self.k_quant(k).transpose(-2, -1) + self._get_rel_pos_bias(), v, mask)
 
 # %% ../../nbs/21_quant_fake.ipynb #s005w
-class FakeQuantWindowAttentionV2(WindowAttentionV2):
+class FakeQuantWindowAttentionV2(WindowFakeQuant, WindowAttentionV2):
     "timm's Swin-V2 `WindowAttention` by hand: fake-quantized normalized `q̂`, `k̂`, `P` and `V`; temperature, position bias and mask in float."
-    @classmethod
-    def convert(cls, attn:WindowAttentionV2, name:str, windows:torch.Tensor):
-        "Turn `attn` (in a copy of a model) into a `FakeQuantWindowAttentionV2`; `windows` from `window_token_index` of its block."
-        attn.__class__ = cls
-        attn.name = name
-        for p in ('q', 'k'): setattr(attn, f'{p}_quant', ActQuant(f'{name}.{p}'))
-        for p in ('p', 'v'): setattr(attn, f'{p}_quant', ActQuant(f'{name}.{p}', windows))
-        return attn
-
     def position_bias(self) -> torch.Tensor:
         "`16·σ(G(Δ))` for every query/key pair of a window, `(H, M², M²)`."
         M2 = self.window_size[0]*self.window_size[1]
@@ -467,14 +465,8 @@ class FakeQuantWindowAttentionV2(WindowAttentionV2):
         B_, N, C = x.shape  # B_ = images × windows, N = M²
         qkv = self.qkv(x) if self.q_bias is None else self.qkv(x) + torch.cat((self.q_bias, self.k_bias, self.v_bias))
         q, k, v = qkv.reshape(B_, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
-        attn = self.q_quant(F.normalize(q, dim=-1)) @ self.k_quant(F.normalize(k, dim=-1)).transpose(-2, -1)
-        attn = attn*torch.clamp(self.logit_scale, max=math.log(100.)).exp() + self.position_bias().unsqueeze(0)
-        if mask is not None:
-            nW = mask.shape[0]
-            attn = (attn.view(-1, nW, self.num_heads, N, N) + mask.unsqueeze(1).unsqueeze(0)).view(-1, self.num_heads, N, N)
-        attn = self.p_quant(self.attn_drop(self.softmax(attn)))
-        x = (attn @ self.v_quant(v)).transpose(1, 2).reshape(B_, N, -1)
-        return self.proj_drop(self.proj(x))
+        logits = self.q_quant(F.normalize(q, dim=-1)) @ self.k_quant(F.normalize(k, dim=-1)).transpose(-2, -1)
+        return self.attend(logits*torch.clamp(self.logit_scale, max=math.log(100.)).exp() + self.position_bias().unsqueeze(0), v, mask)
 
 # %% ../../nbs/21_quant_fake.ipynb #s006
 def prepare(model:nn.Module) -> nn.Module:
