@@ -7,8 +7,10 @@ from __future__ import annotations
 import json, re
 from fractions import Fraction
 from pathlib import Path
+import numpy as np
 from fastcore.basics import patch
 from .core import VitlabError
+from .quant.search import non_dominated_sort
 from .measure import records_table, acc_range, acc_basis, MarkdownTable
 from .deploy.runtimes import RUNTIME_NAMES
 
@@ -73,9 +75,10 @@ def select_records(records:list[dict], ratio:tuple|None=None,  # (low, high) pru
 # %% ../nbs/50_explore.ipynb #c013
 def pareto_front(records:list[dict], x:str='latency_ms',  # lower is better
                  y:str='acc') -> list[str]:  # higher is better
-    "Names of the records that no other record beats on both lower `x` and higher `y`."
+    "Names of the records that no other record beats on both lower `x` and higher `y` (the first front of `non_dominated_sort`)."
     rs = [r for r in records if r.get(x) is not None and r.get(y) is not None]
-    return [r['name'] for r in rs if not any(o[x] <= r[x] and o[y] >= r[y] and (o[x], o[y]) != (r[x], r[y]) for o in rs)]
+    if not rs: return []
+    return [rs[i]['name'] for i in sorted(non_dominated_sort(np.array([[r[x], -r[y]] for r in rs], dtype=float))[0])]
 
 # %% ../nbs/50_explore.ipynb #c016
 def plot_tradeoff(records:list[dict], selected:list[dict]|None=None, ax=None, title:str|None=None):
