@@ -82,3 +82,19 @@ def test_budget_search_on_a_swin(tmp_path):
     assert best['status'] == 'measured' and best['drop'] <= 50 and best['size_mb'] < recs[0]['size_mb']/2  # int8 or less vs fp32
     x = torch.randn(1, 3, 56, 56)
     assert load_exported(out/'budget_best.pte')(x).shape == (1, 10)
+
+SWINV2 = dict(model='swinv2_tiny_window8_256', model_kwargs=dict(img_size=64, embed_dim=32, window_size=4, depths=(2, 1, 1, 1), num_heads=(1, 2, 4, 8), num_classes=10))
+
+def test_budget_search_on_a_swin_v2(tmp_path):
+    "Swin-V2 (cosine attention, qkv through F.linear in timm) through the search: int4 in every stage, a smaller program that runs."
+    from vitlab.deploy.runtimes import load_exported
+    import torch
+    out = tmp_path/'b'
+    recs = compress(out=out, budget=dict(max_drop=50, target='size', ratios=(0, 1/4), int4_shares=(0, 1), max_exports=1, **GRID),
+                    runs=20, progress=False, **SWINV2)
+    front = json.loads((out/'front.json').read_text())
+    bits = [r['bits'] for r in front['records'] if r.get('bits')]
+    assert any(k.startswith('layers.3.blocks.0.mlp') for b in bits for k in b) and any(4 in b.values() for b in bits)
+    best = next(r for r in recs if r['best'])
+    assert best['status'] == 'measured' and best['size_mb'] < recs[0]['size_mb']/2
+    assert load_exported(out/'budget_best.pte')(torch.randn(1, 3, 64, 64)).shape == (1, 10)

@@ -22,8 +22,13 @@ def _run(cmd, tmp):
     return p
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('ddp_compress'); root = write_folder(tmp/'images', per_class=(40, 10))
+def images(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('ddp_compress')
+    return tmp, write_folder(tmp/'images', per_class=(40, 10))
+
+@pytest.fixture(scope='module')
+def runs(images):
+    tmp, root = images
     (tmp/'job.py').write_text(SCRIPT)
     two = _run([str(Path(sys.executable).parent/'torchrun'), '--standalone', '--nproc_per_node', '2', str(tmp/'job.py'), str(tmp/'two'/'report'), str(root)], tmp)
     one = _run([sys.executable, str(tmp/'job.py'), str(tmp/'one'/'report'), str(root)], tmp)
@@ -75,3 +80,29 @@ def test_a_failing_rank_stops_the_others_and_nothing_is_half_written(runs):
                        env={**os.environ, 'OMP_NUM_THREADS': '1'})
     assert p.returncode != 0 and 'rank 1 failed: out of memory' in p.stdout + p.stderr, p.stderr[-3000:]
     assert not (tmp/'fail').exists() or list((tmp/'fail').iterdir()) == [], list((tmp/'fail').iterdir())  # no folder, no temporary folder
+
+BUDGET = dict(max_drop=2, target='size', ratios=(0, 1/4), head_ratios=(0,), int4_shares=(0,), block_sparsity=(), max_exports=1, recover_steps=4)
+BUDGET_SCRIPT = '''
+import json, sys, torch
+from vitlab.pipeline import compress
+torch.set_num_threads(1)
+recs = compress(%r, sys.argv[1], data=sys.argv[2], model_kwargs=%s, budget=%r, calib_images=64, runs=20, batch_size=32, device='cpu', progress=False)
+print('RECORDS', len(recs))
+''' % (ARCH, json.dumps(KW), BUDGET)
+
+def test_budget_search_shares_its_screen_and_chooses_as_one_process(images):
+    "Two processes screen one pruning level each (rank 1's is recovered there alone and sent to rank 0); rank 0 alone exports and writes the same choice."
+    tmp = images[0]; (tmp/'budget.py').write_text(BUDGET_SCRIPT)
+    two = _run([str(Path(sys.executable).parent/'torchrun'), '--standalone', '--nproc_per_node', '2', str(tmp/'budget.py'), str(tmp/'btwo'/'report'), str(tmp/'images')], tmp)
+    one = _run([sys.executable, str(tmp/'budget.py'), str(tmp/'bone'/'report'), str(tmp/'images')], tmp)
+    assert sorted(p.name for p in (tmp/'btwo').iterdir()) == ['report'] and two.stdout.count('RECORDS 0') == 1
+    r2, r1 = (json.loads((tmp/d/'report'/'report.json').read_text()) for d in ('btwo', 'bone'))
+    assert [r['name'] for r in r2] == [r['name'] for r in r1] and len(r1) == 3
+    for a, b in zip(r2, r1):
+        for k in ('status', 'best', 'file', 'recover', 'params', 'flops', 'size_mb'): assert a.get(k) == b.get(k), (a['name'], k)
+        for k in ('acc', 'drop', 'acc_pruned', 'acc_eager'): assert a.get(k) == pytest.approx(b.get(k), abs=1e-6), (a['name'], k)
+    best = next(r for r in r1 if r['best'])
+    assert best['name'] == 'ratio 0.25, heads 0, int4 0%' and 'kept the recovered model' in best['recover']   # rank 1's level, recovered
+    assert (tmp/'btwo'/'report'/'budget_best.pte').read_bytes() == (tmp/'bone'/'report'/'budget_best.pte').read_bytes()
+    md2, md1 = ((tmp/d/'report'/'report.md').read_text() for d in ('btwo', 'bone'))
+    assert 'screen shared by 2 torchrun processes' in md2 and 'torchrun' not in md1

@@ -8,11 +8,13 @@ import copy, math, shutil, time
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn
+import torch.distributed as dist
 from tqdm.auto import tqdm
 from .core import VitlabError, check_fraction, save_json
 from .models import check_vit, vit_linears, vit_blocks
 from .measure import accuracy, count_params, latency_ms
 from .quant.search import non_dominated_sort
+from .train import distributed, one_process, share_json
 
 # %% auto #0
 __all__ = ['TARGETS', 'BUDGET_DEFAULTS', 'BUDGET_FAMILIES', 'BUDGET_COLUMNS', 'check_budget', 'bit_plans', 'estimated_size_mb',
@@ -88,18 +90,24 @@ def estimated_size_mb(model:nn.Module, bits:dict|None=None) -> float:
     return total/1e6
 
 # %% ../nbs/41_pipeline_budget.ipynb #b015
+def _on(calib, dev:torch.device):
+    "Calibration batches on `dev` (on the CPU: `calib` itself)."
+    return calib if dev.type == 'cpu' else [(x.to(dev), y.to(dev)) for x, y in calib]
+
 def prune_candidate(dense:nn.Module, ratio:float, head_ratio:float, calib, example, hold, dense_acc:float,
                     fit=None,  # training images for recovery (None: no recovery)
                     recover_steps:int=0,  # distillation steps when pruning costs more than `recover_above` points
-                    recover_above:float=0.5, seed:int=0) -> tuple[nn.Module, dict, dict]:
+                    recover_above:float=0.5, seed:int=0,
+                    device=None) -> tuple[nn.Module, dict, dict]:  # Taylor scores, held-out top-1 and recovery (default: `dense`'s device)
     "A pruned copy of `dense`, its plan and `{acc, drop, note}` on the held-out images, recovered (KD) only when it costs too much."
     from vitlab.prune.structured import prune_structured
     from vitlab.pipeline import recover_if_better
-    m = copy.deepcopy(dense)
-    plan = prune_structured(m, ratio, 'taylor', head_ratio=head_ratio, calib=calib, example=example, progress=False)
+    dev = next(dense.parameters()).device if device is None else torch.device(device)
+    m = copy.deepcopy(dense).to(dev)
+    plan = prune_structured(m, ratio, 'taylor', head_ratio=head_ratio, calib=_on(calib, dev), example=example.to(dev), progress=False)
     m.eval(); acc = accuracy(m, hold); note = ''
     if ratio + head_ratio > 0 and 100*(dense_acc - acc) > recover_above and fit is not None and recover_steps:
-        m, note = recover_if_better(m, dense, fit, recover_steps, seed, holdout_ds=hold)
+        m, note = recover_if_better(m, dense, fit, recover_steps, seed, holdout_ds=hold, device=dev)
         m.eval(); acc = accuracy(m, hold)
     return m, plan, dict(acc=acc, drop=100*(dense_acc - acc), note=note)
 
@@ -176,54 +184,88 @@ def _share(model, bits) -> float:
     lins = vit_linears(model)
     return sum(lins[n].weight.numel() for n, b in bits.items() if b == 4)/sum(l.weight.numel() for l in lins.values())
 
+def _skipped(ratio, hr, worse) -> dict:
+    return dict(name=_name(ratio, hr, 0), ratio=ratio, head_ratio=hr, int4_share=None, block_sparsity=0.0,
+                status=f"skipped: ratio {worse[0]:.3g}, heads {worse[1]:.3g} already failed")
+
+def _screen_level(dense, budget, ratio, hr, calib, example, hold, sensitivity, dense_acc, fit, recover_steps, probe, seed, dev):
+    "One pruning level's records, its `{name: model}` (on the CPU) and whether pruning alone failed the screen."
+    from vitlab.deploy.mixed import quantize_mixed
+    from vitlab.prune.block import prune_blocks
+    lim = budget['max_drop'] + budget['slack']
+    m, plan, pr = prune_candidate(dense, ratio, hr, calib, example, hold, dense_acc, fit, recover_steps, budget['max_drop']/2, seed, dev)
+    m.cpu()  # quantized models run on the CPU
+    base = dict(ratio=ratio, head_ratio=hr, block_sparsity=0.0, flops=plan['report']['flops_after'], params=count_params(m),
+                acc_pruned=pr['acc'], recover=pr['note'])
+    if ratio + hr > 0 and plan['report']['params_after'] == plan['report']['params_before']:  # e.g. heads only, which torch-pruning skips
+        return [dict(base, name=_name(ratio, hr, 0), int4_share=None, status="skipped: this pruning level removed nothing")], {}, False
+    if pr['drop'] > lim:
+        return [dict(base, name=_name(ratio, hr, 0), int4_share=None, est_size_mb=estimated_size_mb(m), drop_eager=pr['drop'],
+                     status=f"rejected: pruning alone costs {pr['drop']:.2f} pt held out")], {}, True
+    recs, models, failed = [], {}, None
+    for bits in bit_plans(m, sensitivity, budget['int4_shares']):
+        sh = _share(m, bits); r = dict(base, name=_name(ratio, hr, sh), int4_share=sh, est_size_mb=estimated_size_mb(m, bits), bits=bits)
+        if failed: recs.append(dict(r, status=f"skipped: {failed} already failed")); continue
+        r['acc_eager'] = accuracy(quantize_mixed(m, bits), hold); r['drop_eager'] = 100*(dense_acc - r['acc_eager'])
+        r['status'] = 'screened' if r['drop_eager'] <= lim else f"rejected: {r['drop_eager']:.2f} pt held out (eager)"
+        if r['drop_eager'] > lim: failed = f"int4 {sh:.0%}"
+        recs.append(r); models[r['name']] = m
+    if probe and probe['pays']:
+        for s in budget['block_sparsity']:
+            b = copy.deepcopy(m)  # tile scores on the CPU: `prune_blocks` builds its keep masks there
+            try: prune_blocks(b, s, calib, tuple(probe['block']), example=example, progress=False)
+            except VitlabError as e: recs.append(dict(base, name=_name(ratio, hr, 0, s), status=f"skipped: {e.problem}")); continue
+            bits = {n: 8 for n in vit_linears(b)}
+            r = dict(base, name=_name(ratio, hr, 0, s), int4_share=0.0, block_sparsity=s, est_size_mb=estimated_size_mb(b, bits), bits=bits)
+            r['acc_eager'] = accuracy(quantize_mixed(b, bits), hold); r['drop_eager'] = 100*(dense_acc - r['acc_eager'])
+            r['status'] = 'screened' if r['drop_eager'] <= lim else f"rejected: {r['drop_eager']:.2f} pt held out (eager)"
+            recs.append(r); models[r['name']] = b
+    return recs, models, False
+
 def screen(dense:nn.Module,  # the dense float ViT (left unchanged)
            budget:dict,  # from `check_budget`
            calib, example, hold,  # calibration batches, a batch-1 input, the held-out images
            sensitivity:dict,  # `{block part: Ω_c}` of the dense model (ranks the int4 parts)
            fit=None, recover_steps:int=0,  # recovery data and steps for pruned models that cost too much
            probe:dict|None=None,  # `block_sparsity_pays`: tile-sparse candidates only when it pays
-           seed:int=0, progress:bool=True) -> tuple[list, dict]:
-    "Eager held-out top-1 of every grid point, cheapest first per pruning level; returns `(records, {name: model})`."
-    from vitlab.deploy.mixed import quantize_mixed
-    from vitlab.prune.block import prune_blocks
-    dense_acc = accuracy(dense, hold)
-    lim = budget['max_drop'] + budget['slack']
+           seed:int=0, progress:bool=True,
+           device=None,  # pruning scores, the float models' held-out top-1 and recovery (default: `dense`'s device)
+           dense_acc:float|None=None) -> tuple[list, dict]:  # `dense`'s held-out top-1, when already known
+    "Eager held-out top-1 of every grid point, cheapest first per pruning level; `(records, {name: model})`. Under `torchrun` the processes share the levels."
+    rank, world, _ = distributed()
+    dev = next(dense.parameters()).device if device is None else torch.device(device)
+    if dense_acc is None: dense_acc = accuracy(dense, hold)
     levels = sorted({(r, h) for r in budget['ratios'] for h in budget['head_ratios']}, key=lambda p: (p[0] + p[1], p))
-    recs, models, failed_levels = [], {}, []
-    for ratio, hr in tqdm(levels, desc='screen', disable=not progress):
-        worse = next(((r0, h0) for r0, h0 in failed_levels if r0 <= ratio and h0 <= hr), None)
-        if worse:  # pruning more than a level that already failed does not pass either
-            recs.append(dict(name=_name(ratio, hr, 0), ratio=ratio, head_ratio=hr, int4_share=None, block_sparsity=0.0,
-                             status=f"skipped: ratio {worse[0]:.3g}, heads {worse[1]:.3g} already failed")); continue
-        m, plan, pr = prune_candidate(dense, ratio, hr, calib, example, hold, dense_acc, fit, recover_steps, budget['max_drop']/2, seed)
-        base = dict(ratio=ratio, head_ratio=hr, block_sparsity=0.0, flops=plan['report']['flops_after'], params=count_params(m),
-                    acc_pruned=pr['acc'], recover=pr['note'])
-        if ratio + hr > 0 and plan['report']['params_after'] == plan['report']['params_before']:  # e.g. heads only, which torch-pruning skips
-            recs.append(dict(base, name=_name(ratio, hr, 0), int4_share=None, status="skipped: this pruning level removed nothing")); continue
-        if pr['drop'] > lim:
-            failed_levels.append((ratio, hr))
-            recs.append(dict(base, name=_name(ratio, hr, 0), int4_share=None, est_size_mb=estimated_size_mb(m), drop_eager=pr['drop'],
-                             status=f"rejected: pruning alone costs {pr['drop']:.2f} pt held out"))
-            continue
-        failed = None
-        for bits in bit_plans(m, sensitivity, budget['int4_shares']):
-            sh = _share(m, bits); r = dict(base, name=_name(ratio, hr, sh), int4_share=sh, est_size_mb=estimated_size_mb(m, bits), bits=bits)
-            if failed: recs.append(dict(r, status=f"skipped: {failed} already failed")); continue
-            r['acc_eager'] = accuracy(quantize_mixed(m, bits), hold); r['drop_eager'] = 100*(dense_acc - r['acc_eager'])
-            r['status'] = 'screened' if r['drop_eager'] <= lim else f"rejected: {r['drop_eager']:.2f} pt held out (eager)"
-            if r['drop_eager'] > lim: failed = f"int4 {sh:.0%}"
-            recs.append(r); models[r['name']] = m
-        if probe and probe['pays']:
-            for s in budget['block_sparsity']:
-                b = copy.deepcopy(m)
-                try: prune_blocks(b, s, calib, tuple(probe['block']), example=example, progress=False)
-                except VitlabError as e: recs.append(dict(base, name=_name(ratio, hr, 0, s), status=f"skipped: {e.problem}")); continue
-                bits = {n: 8 for n in vit_linears(b)}
-                r = dict(base, name=_name(ratio, hr, 0, s), int4_share=0.0, block_sparsity=s, est_size_mb=estimated_size_mb(b, bits), bits=bits)
-                r['acc_eager'] = accuracy(quantize_mixed(b, bits), hold); r['drop_eager'] = 100*(dense_acc - r['acc_eager'])
-                r['status'] = 'screened' if r['drop_eager'] <= lim else f"rejected: {r['drop_eager']:.2f} pt held out (eager)"
-                recs.append(r); models[r['name']] = b
+    recs, models, failed = [], {}, []
+    worse = lambda lv: next(((r0, h0) for r0, h0 in failed if r0 <= lv[0] and h0 <= lv[1]), None)  # a failed level pruning no more
+    bar, i = tqdm(total=len(levels), desc='screen', disable=not progress or rank != 0), 0
+    while i < len(levels):
+        batch = []  # the next levels: one to screen per process, with those an earlier failure already rules out
+        while i < len(levels) and sum(worse(lv) is None for lv in batch) < world: batch.append(levels[i]); i += 1
+        todo, done = [lv for lv in batch if worse(lv) is None], {}
+        if rank < len(todo):
+            with one_process():  # recovery and held-out checks in this process alone
+                done[todo[rank]] = _screen_level(dense, budget, *todo[rank], calib, example, hold, sensitivity, dense_acc,
+                                                 fit, recover_steps, probe, seed, dev)
+        got = {lv: (r, f) for lv, (r, _, f) in done.items()}
+        if world > 1:
+            parts = [None]*world; dist.all_gather_object(parts, got); got = {lv: v for part in parts for lv, v in part.items()}
+        for lv in batch:  # in order, as one process walks them: a level failing here rules out the later ones of the batch
+            if (w := worse(lv)) is not None: recs.append(_skipped(*lv, w)); continue
+            level_recs, f = got[lv]; recs += level_recs
+            if lv in done: models.update(done[lv][1])
+            if f: failed.append(lv)
+        bar.update(len(batch))
+    bar.close()
     return recs, models
+
+def _gather_models(models:dict, names:set) -> dict:
+    "Rank 0 gets the models behind `names` from whichever process screened them (the others get `{}`); one process keeps `models`."
+    rank, world, _ = distributed()
+    if world == 1: return models
+    parts = [None]*world if rank == 0 else None
+    dist.gather_object({n: m for n, m in models.items() if n in names}, parts, dst=0)
+    return {n: m for part in parts for n, m in part.items()} if rank == 0 else {}
 
 # %% ../nbs/41_pipeline_budget.ipynb #b023
 def pick_exports(recs:list, target:str, max_exports:int,
@@ -303,7 +345,7 @@ def plot_front(recs:list, target:str, max_drop:float, best:dict|None=None, dense
     return ax
 
 # %% ../nbs/41_pipeline_budget.ipynb #b034
-BUDGET_FAMILIES = ('vit', 'swin')  # the model families the budget search handles (structured pruning, sensitivity and mixed export)
+BUDGET_FAMILIES = ('vit', 'swin', 'swinv2')  # the model families the budget search handles (structured pruning, sensitivity and mixed export)
 
 def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
                   budget:dict,  # `dict(max_drop=1.0, target='latency'|'size', …)`, see `check_budget`
@@ -313,25 +355,34 @@ def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
                   hold,  # held-out images drawn from the training data (never the test set)
                   fit=None,  # training images for recovery (None: no recovery)
                   sensitivity:dict|None=None,  # `{block part: Ω_c}` of `dense` (default: Fisher, PMQ Eq. 10)
-                  runs:int=30, seed:int=0, progress:bool=True) -> dict:
-    "Prune × heads × int4/int8 bits (× tiles where they pay) under one top-1 budget; the choice is measured on the runtime."
+                  runs:int=30, seed:int=0, progress:bool=True,
+                  device=None) -> dict|None:  # Fisher sensitivity, pruning scores, recovery, the float models' held-out top-1 (default: `dense`'s device)
+    "Prune × heads × int4/int8 bits (× tiles where they pay) under one top-1 budget; the choice is measured on the runtime. Under `torchrun` rank 0 alone writes and returns."
     from vitlab.quant.sensitivity import fisher_sensitivity
     b = check_budget(budget); check_vit(dense, 'the budget search', BUDGET_FAMILIES)
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    rank, world, _ = distributed()
+    dev = next(dense.parameters()).device if device is None else torch.device(device)
+    if rank == 0: folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     clock, t = {}, time.time()
     def lap(k):
         nonlocal t; clock[k] = round(time.time() - t, 1); t = time.time()
-    dense = dense.eval(); dense_acc = accuracy(dense, hold)
-    if sensitivity is None: sensitivity = fisher_sensitivity(dense, calib, level='part', progress=False)
-    lap('sensitivity')
-    sp = [s for s in b['block_sparsity'] if s > 0]
-    probe = block_sparsity_pays(dense, folder, max(sp), target=b['target'], runtime=b['runtime']) if sp else None
-    lap('tile probe')
-    c4 = int4_cost(dense, folder, example) if b['target'] == 'latency' and any(s > 0 for s in b['int4_shares']) else None
-    lap('int4 probe')
-    recs, models = screen(dense, b, calib, example, hold, sensitivity, fit, b['recover_steps'], probe, seed, progress)
+    dense = dense.eval(); dense_acc = probe = c4 = None
+    if rank == 0:  # one process scores the dense model and times the probes; the others wait for its answers
+        dense.to(dev); dense_acc = accuracy(dense, hold)
+        if sensitivity is None: sensitivity = fisher_sensitivity(dense, _on(calib, dev), level='part', progress=False)
+        lap('sensitivity'); dense.cpu()  # the probes are exported from the CPU
+        sp = [s for s in b['block_sparsity'] if s > 0]
+        probe = block_sparsity_pays(dense, folder, max(sp), target=b['target'], runtime=b['runtime']) if sp else None
+        lap('tile probe')
+        c4 = int4_cost(dense, folder, example) if b['target'] == 'latency' and any(s > 0 for s in b['int4_shares']) else None
+        lap('int4 probe')
+    if world > 1: dense_acc, sensitivity, probe, c4 = share_json([dense_acc, sensitivity, probe, c4])
+    recs, models = screen(dense.to(dev), b, calib, example, hold, sensitivity, fit, b['recover_steps'], probe, seed, progress, dev, dense_acc)
+    dense.cpu()
     todo = pick_exports(recs, b['target'], b['max_exports'], (c4 or {}).get('ratio') or 1.0)
+    models = _gather_models(models, {r['name'] for r in todo})
     lap('screen')
+    if rank != 0: return None  # rank 0 alone exports, times and writes
     cand = folder/'candidates'
     try:
         dense_t = measure_programs(todo, models, dense, cand, example, hold, dense_acc, runs, progress, b['runtime'], calib) if todo else {}
@@ -347,7 +398,7 @@ def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
         if not r['best'] and 'file' in r: r['file'] = None  # measured, not kept
     dense_rec = dict(name='dense fp32', status='baseline (eager FP32)', acc=dense_acc, drop=0.0, latency_ms=dense_t.get('latency_ms'), size_mb=count_params(dense)*4/1e6,
                      params=count_params(dense), flops=next((r['flops'] for r in recs if r['ratio'] == 0 and r['head_ratio'] == 0), None))
-    out = dict(budget=b, dense=dense_rec, held_out=len(hold), probe=probe, int4_probe=c4, seconds=clock, front=front(recs, b['target']), best=best['name'],
+    out = dict(budget=b, dense=dense_rec, held_out=len(hold), processes=world, device=str(dev), probe=probe, int4_probe=c4, seconds=clock, front=front(recs, b['target']), best=best['name'],
                records=recs, sensitivity=sensitivity)
     save_json(out, folder/'front.json')
     import matplotlib.pyplot as plt
@@ -369,14 +420,16 @@ def held_out_images(dense:nn.Module, rd, n:int, seed:int=0):
     with torch.no_grad(): ys = torch.cat([dense.eval()(x).argmax(-1) for x in xs.split(64)])
     return torch.utils.data.TensorDataset(xs, ys)
 
-def compress_budget(model_name:str, dense:nn.Module, rd, budget:dict, folder, runs:int=30, seed:int=0, progress:bool=True) -> list[dict]:
+def compress_budget(model_name:str, dense:nn.Module, rd, budget:dict, folder, runs:int=30, seed:int=0, progress:bool=True,
+                    device=None) -> list[dict]:  # see `budget_search`
     "`compress(budget=…)`: search, then report.json (one `best` record with its file), report.md, front.json and front.png in `folder`."
     from vitlab.measure import records_table
     from vitlab.deploy.runtimes import RUNTIMES
     from vitlab.core import atomic_write_text
     b = check_budget(budget)
     hold = held_out_images(dense, rd, b['held_out'], seed)
-    res = budget_search(dense, b, folder, rd.calib, rd.example, hold, rd.fit, runs=runs, seed=seed, progress=progress)
+    res = budget_search(dense, b, folder, rd.calib, rd.example, hold, rd.fit, runs=runs, seed=seed, progress=progress, device=device)
+    if res is None: return []  # another process of a torchrun group: rank 0 writes the report
     best = next(r for r in res['records'] if r['best'])
     recs = [dict(res['dense'], baseline=True, best=False, file=None, speedup=1.0)] + [{k: v for k, v in r.items() if k != 'bits'} for r in res['records']]
     recs.sort(key=lambda r: (not r.get('baseline', False), r.get('status') != 'measured', r.get('latency_ms') or 0))
@@ -404,6 +457,8 @@ def compress_budget(model_name:str, dense:nn.Module, rd, budget:dict, folder, ru
           f"- {sum(r.get('status') == 'measured' for r in recs)} programs exported and measured (front: {', '.join(res['front'])}); "
           f"{sum(str(r.get('status', '')).startswith('rejected') for r in recs)} rejected by the eager screen, "
           f"{sum(str(r.get('status', '')).startswith('skipped') for r in recs)} skipped",
+          *([f"- screen shared by {res['processes']} torchrun processes, one pruning level each at a time; sensitivity, pruning "
+             f"scores, recovery and the float models' held-out top-1 on {'the CPU' if res['device'] == 'cpu' else res['device']}"] if res['processes'] > 1 or res['device'] != 'cpu' else []),
           "- wall time per stage (s): " + ', '.join(f"{k} {v:g}" for k, v in res['seconds'].items()), '',
           records_table(recs, BUDGET_COLUMNS), '']
     atomic_write_text(Path(folder)/'report.md', '\n'.join(md) + '\n')

@@ -370,7 +370,6 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
     dev = resolve_device(device)  # a GPU asked for on a machine without one: an error before any work
     if not isinstance(batch_size, int) or batch_size < 1: raise VitlabError(f"batch_size={batch_size!r}", "pass a positive whole number of images")
     rank, world, gpu = distributed(dev); dev = gpu or dev  # under torchrun: this process's GPU
-    if world > 1 and budget is not None: raise VitlabError("the budget search runs in one process", "run compress with a budget without torchrun")
     if workers is None: workers = min(8, (os.cpu_count() or 1)//int(os.environ.get('LOCAL_WORLD_SIZE', 1))) if dev.type == 'cuda' and data is not None else 0
     ckpt = _ckpt_path(out)
     if ckpt.exists() and not (resume or overwrite):
@@ -391,10 +390,11 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
                                f"this {family} model keeps its blocks")
             depth_ratio = 0.0
         rd = compress_data(dense, is_ref and data is None, data, calib_images, eval_images, seed=seed)
-        if budget is not None:  # one search over pruning × heads × bits, scored on the runtime
+        if budget is not None:  # one search over pruning × heads × bits, scored on the runtime; under torchrun the processes share its screen
             from vitlab.budget import compress_budget
-            recs = compress_budget(model, dense, rd, budget, tmp, runs, seed, progress)
-            _publish(tmp, out); return recs
+            recs = compress_budget(model, dense, rd, budget, tmp, runs, seed, progress, device=dev)
+            if rank == 0: _publish(tmp, out)
+            return recs
         bar = tqdm(total=5, desc='compress', disable=not progress or rank != 0)
         pruned = copy.deepcopy(dense)
         if rank == 0:  # one process ranks the channels, on the device; the others apply its plan

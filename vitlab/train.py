@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_train.ipynb #c002
 from __future__ import annotations
-import atexit, hashlib, itertools, json, math, os, random, re, time
+import atexit, contextlib, hashlib, itertools, json, math, os, random, re, time
 import numpy as np
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -15,7 +15,7 @@ from .core import VitlabError, check_fraction, seed_everything, save_weights, re
 from .data import TensorImages, loader
 
 # %% auto #0
-__all__ = ['crop_flip', 'kd_loss', 'distributed', 'resolve_device', 'sharded_accuracy', 'share_json', 'fit']
+__all__ = ['crop_flip', 'kd_loss', 'distributed', 'resolve_device', 'sharded_accuracy', 'share_json', 'one_process', 'fit']
 
 # %% ../nbs/04_train.ipynb #c005
 def crop_flip(x:torch.Tensor,  # a batch `B×C×H×W`
@@ -38,13 +38,15 @@ def kd_loss(student_logits, teacher_logits, labels, T:float=2.0, alpha:float=0.5
     return (1-alpha)*ce + alpha*T*T*kl
 
 # %% ../nbs/04_train.ipynb #2726d91e
+_ALONE = []  # non-empty inside `one_process()`
+
 def _close_group():
     if dist.is_initialized(): dist.destroy_process_group()
 
 def distributed(device:torch.device|None=None  # the device asked for: a CPU keeps Gloo even where GPUs are visible
                 ) -> tuple[int, int, torch.device|None]:
     "`(rank, world_size, device)`: under `torchrun` joins the process group (NCCL on GPUs, else Gloo) on first use."
-    if not dist.is_available(): return 0, 1, None
+    if _ALONE or not dist.is_available(): return 0, 1, None  # inside `one_process()`: this process on its own
     if not dist.is_initialized():
         if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ: return 0, 1, None  # not launched by torchrun
         gpu = torch.cuda.is_available() and (device is None or device.type == 'cuda')
@@ -213,6 +215,14 @@ def share_json(obj=None):
     box = [json.dumps(obj) if rank == 0 else None]
     if world > 1: dist.broadcast_object_list(box, src=0)
     return json.loads(box[0])
+
+# %% ../nbs/04_train.ipynb #e87f6666
+@contextlib.contextmanager
+def one_process():
+    "Inside, `distributed` reports this process alone (rank 0 of 1): `fit` and `sharded_accuracy` run here only, whatever `torchrun` started."
+    _ALONE.append(True)
+    try: yield
+    finally: _ALONE.pop()
 
 # %% ../nbs/04_train.ipynb #40d85884
 def fit(model:nn.Module,  # the model to train (in place)
