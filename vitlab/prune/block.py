@@ -70,7 +70,7 @@ def pruning_order(scores:torch.Tensor) -> torch.Tensor:
 # %% ../../nbs/11_prune_block.ipynb #43f73f53c
 def block_mask(scores:torch.Tensor, ratio:float) -> torch.Tensor:
     "Boolean keep-mask over tiles (nbr, nbc) that removes the ⌊ratio·#tiles⌉ lowest-scored tiles."
-    keep = torch.ones(scores.numel(), dtype=torch.bool)
+    keep = torch.ones(scores.numel(), dtype=torch.bool, device=scores.device)
     keep[pruning_order(scores)[:n_pruned(ratio, scores.numel())]] = False
     return keep.view(scores.shape)
 
@@ -149,16 +149,16 @@ class LayerCurve:
         "Fix the pruning order of the tiles (lowest score first); chunks already added are mapped onto the grid."
         self.order = order
         if self.incremental:  # step[j]: the grid point at which tile j is first pruned (tiles never pruned: none)
-            pos = torch.empty(order.numel(), dtype=torch.long); pos[order] = torch.arange(order.numel())
-            step = torch.bucketize(pos, torch.tensor(self.nk), right=True)
+            pos = torch.empty(order.numel(), dtype=torch.long, device=order.device); pos[order] = torch.arange(order.numel(), device=order.device)
+            step = torch.bucketize(pos, torch.tensor(self.nk, device=order.device), right=True)
             self.M = F.one_hot(step, len(self.nk) + 1)[:, :len(self.nk)].double()  # (tiles, K+1): tile → its step
             self.V += [-(P.double() @ self.M) for P in self.P]; self.P = []
 
     def delta_w(self, k:int) -> torch.Tensor:
         "ΔW(α_k) = W̃ − W: minus the weights of the tiles pruned at ratio α_k, zero elsewhere."
-        keep = torch.ones(self.order.numel(), dtype=torch.bool); keep[self.order[:self.nk[k]]] = False
+        keep = torch.ones(self.order.numel(), dtype=torch.bool, device=self.order.device); keep[self.order[:self.nk[k]]] = False
         nbr = self.w.shape[0]//self.block[0]
-        return -self.w*(~block_expand(keep.view(nbr, -1), self.block))
+        return -self.w*(~block_expand(keep.view(nbr, -1), self.block)).to(self.w.device)
 
     def add(self, G:torch.Tensor):
         "Take in a chunk of per-sample gradients (b, out, in)."
@@ -452,8 +452,8 @@ def prune_blocks(model:nn.Module,  # a timm ViT or Swin, pruned in place (masked
         for n, l in lins.items():
             scores = taylor_block_scores(l.weight, grads[n], block)
             order = pruning_order(scores)[:n_pruned(rs[n], scores.numel())]
-            keep = torch.ones(scores.numel(), dtype=torch.bool); keep[order] = False
-            l.weight.mul_(block_expand(keep.view(scores.shape), block).to(l.weight.dtype))
+            keep = torch.ones(scores.numel(), dtype=torch.bool, device=order.device); keep[order] = False
+            l.weight.mul_(block_expand(keep.view(scores.shape), block).to(l.weight))
             layers[n] = dict(shape=[l.out_features, l.in_features], tiles=list(scores.shape), ratio=len(order)/scores.numel(),
                              pruned=sorted(map(int, order)))
     plan = dict(format=PLAN_FORMAT, arch=arch, family=model_family(model), create_kwargs=kwargs, block=list(block), target=target,
@@ -499,7 +499,7 @@ def apply_block_plan(model:nn.Module, plan:dict) -> nn.Module:
     "Zero the pruned tiles of a plan in `model` (a fresh dense model of the same architecture), in place."
     masks, lins = plan_masks(model, plan), model_linears(model)
     with torch.no_grad():
-        for n, m in masks.items(): lins[n].weight.mul_(m.to(lins[n].weight.dtype))
+        for n, m in masks.items(): lins[n].weight.mul_(m.to(lins[n].weight))  # its dtype and device
     return model
 
 # %% ../../nbs/11_prune_block.ipynb #909892a4c
@@ -508,7 +508,7 @@ def save_block_pruned(model:nn.Module, plan:dict, path, overwrite:bool=False):
     json.dumps(plan)
     lins = model_linears(model)
     for n, m in plan_masks(model, plan).items():
-        if (lins[n].weight.detach()*(~m)).abs().max() > 0:
+        if (lins[n].weight.detach()*(~m).to(lins[n].weight.device)).abs().max() > 0:
             raise VitlabError(f"{n} has non-zero weights in tiles the plan prunes", "save the plan returned when this model was pruned (or apply_block_plan first)")
     return save_weights(model, path, metadata={'vitlab_block_plan': plan}, overwrite=overwrite)
 
@@ -611,8 +611,8 @@ def _single_layer_losses(model, lins, names, alphas, calib, block, n_samples, ta
                 lin = lins[n]; W0 = lin.weight.detach().clone(); cur = (lin, W0)
                 order, nbr = pruning_order(scores[n]), W0.shape[0]//block[0]
                 for k, a in enumerate(alphas):
-                    keep = torch.ones(order.numel(), dtype=torch.bool); keep[order[:n_pruned(a, order.numel())]] = False
-                    lin.weight.copy_(W0*block_expand(keep.view(nbr, -1), block))
+                    keep = torch.ones(order.numel(), dtype=torch.bool, device=order.device); keep[order[:n_pruned(a, order.numel())]] = False
+                    lin.weight.copy_(W0*block_expand(keep.view(nbr, -1), block).to(W0.device))
                     e = id(tails[n][0]); meas[i, k] = loss(*run[e]) - base[e]; bar.update()
                 lin.weight.copy_(W0); cur = None
         bar.close()
