@@ -12,7 +12,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 from .core import VitlabError, check_fraction, save_json
 from .models import check_vit, vit_linears, vit_blocks
-from .measure import accuracy, count_params, latency_ms
+from .measure import accuracy, count_params, latency_ms, columns, Record
 from .quant.search import non_dominated_sort
 from .train import distributed, one_process, share_json
 
@@ -406,10 +406,8 @@ def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
     return out
 
 # %% ../nbs/41_pipeline_budget.ipynb #b038
-BUDGET_COLUMNS = (('name', 'candidate', '{}'), ('acc', 'top-1 held out %', '{:.2%}'), ('drop', 'drop (pt)', '{:.2f}'),
-                  ('acc_subset', 'top-1 test subset %', '{:.2%}'), ('params', 'params (M)', '{:.2f}'), ('flops', 'GFLOPs', '{:.3f}'),
-                  ('size_mb', 'size (MB)', '{:.2f}'), ('latency_ms', 'latency (ms)', '{:.2f}'), ('speedup', 'speed-up ×', '{:.2f}'),
-                  ('status', 'status', '{}'), ('best', 'recommended', '{}'))
+BUDGET_COLUMNS = columns('name', 'acc', 'drop', 'acc_subset', 'params', 'flops', 'size_mb', 'latency_ms', 'speedup', 'status', 'best',
+                         name='candidate', acc='top-1 held out %', acc_subset='top-1 test subset %')  # the search's report table
 
 def held_out_images(dense:nn.Module, rd, n:int, seed:int=0):
     "`n` held-out training images of a run (`RunData.holdout`); for a model without data, random images labelled by the dense model."
@@ -436,6 +434,7 @@ def compress_budget(model_name:str, dense:nn.Module, rd, budget:dict, folder, ru
     for r in recs:
         for k in ('file', 'acc', 'drop', 'latency_ms', 'size_mb', 'speedup'): r.setdefault(k, None)
         r.update(baseline=r.get('baseline', False), acc_on='held-out' if r['acc'] is not None else None)
+    recs = [Record(r) for r in recs]  # typed and checked before they are reported
     if rd.subset is not None:
         from vitlab.deploy.runtimes import load_exported
         recs[0]['acc_subset'] = accuracy(dense, rd.subset)

@@ -70,11 +70,13 @@ def atomic_path(path,  # the file to create
 def _umask():
     m = os.umask(0); os.umask(m); return m
 
+# %% ../nbs/00_core.ipynb #b559fd26
 def atomic_write_text(path, text:str, overwrite:bool=True):
     "Write `text` to `path` atomically."
     with atomic_path(path, overwrite) as tmp: Path(tmp).write_text(text)
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #2047ed35
 def save_json(obj, path, overwrite:bool=True):
     "Write `obj` as indented JSON to `path` atomically."
     return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default), overwrite)
@@ -86,6 +88,7 @@ def _json_default(o):
     if isinstance(o, Path): return str(o)
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
+# %% ../nbs/00_core.ipynb #222da674
 def load_json(path):
     "Read a JSON file written by `save_json`, with a clear error when it is missing or corrupted."
     path = Path(path)
@@ -123,6 +126,7 @@ def read_weights(path, tensors:bool=True) -> tuple[dict, dict]:  # tensors=False
                           "the file is truncated or corrupted; copy or save it again") from None
     return tensors, meta
 
+# %% ../nbs/00_core.ipynb #226add5f
 def load_weights(model:torch.nn.Module, path, strict:bool=True) -> dict:
     "Load safetensors weights into `model` after checking names and shapes; returns the file's metadata."
     tensors, meta = read_weights(path)
@@ -139,10 +143,12 @@ def load_weights(model:torch.nn.Module, path, strict:bool=True) -> dict:
     model.load_state_dict(sd, strict=strict)
     return {k: _maybe_json(v) for k,v in meta.items()}
 
+# %% ../nbs/00_core.ipynb #b14d0ec0
 def _maybe_json(s):
     try: return json.loads(s)
     except (json.JSONDecodeError, TypeError): return s
 
+# %% ../nbs/00_core.ipynb #083059c0
 def read_plan(path,  # a safetensors file written by vitlab (`save_pruned`, `save_block_pruned`)
               key:str='vitlab_plan',  # the metadata entry holding the plan
               what:str='pruning plan') -> dict:  # how the plan is named in errors

@@ -22,6 +22,7 @@ FMNIST_FILES = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
 FMNIST_CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot')
 FMNIST_MEAN, FMNIST_STD = 0.2860, 0.3530  # pixel statistics of the 60k training images (scaled to [0, 1])
 
+# %% ../nbs/01_data.ipynb #1b20d8cc
 def fashion_mnist_dirs(root=None) -> list[Path]:
     "The folders searched for Fashion-MNIST, in order: `root`, `$VITLAB_DATA` (and its `fashion-mnist/`), the Debian package's."
     cands = []
@@ -30,6 +31,7 @@ def fashion_mnist_dirs(root=None) -> list[Path]:
     cands.append(Path('/usr/share/datasets/fashion-mnist'))
     return cands
 
+# %% ../nbs/01_data.ipynb #54a6a019
 def _find(dirs, stem):
     for d in dirs:
         for name in (stem, stem+'.gz'):
@@ -93,6 +95,7 @@ def fashion_mnist(split:str='test',  # 'train' (60k images) or 'test' (10k image
 # %% ../nbs/01_data.ipynb #c017
 ASSETS = Path(__file__).parent/'assets' if '__file__' in globals() else Path('../vitlab/assets')
 
+# %% ../nbs/01_data.ipynb #acc1e07c
 def write_fashion_mnist_subset(n_per_class:int=100, path=None, seed:int=0):
     "Write a class-balanced subset of the Fashion-MNIST test split (seeded) to safetensors."
     from vitlab.core import save_weights
@@ -102,6 +105,7 @@ def write_fashion_mnist_subset(n_per_class:int=100, path=None, seed:int=0):
     return save_weights({'images': ds.images[idx], 'labels': ds.labels[idx], 'index': idx},
                         path or ASSETS/'fashion_mnist_subset.safetensors', metadata={'split': 'test', 'seed': seed})
 
+# %% ../nbs/01_data.ipynb #3b679192
 def fashion_mnist_subset() -> TensorImages:
     "The committed 1,000-image, class-balanced subset of the Fashion-MNIST test split (no system files needed)."
     from vitlab.core import read_weights
@@ -116,6 +120,7 @@ def calibration_set(ds:Dataset, n:int=256, seed:int=0) -> Subset:
     idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
     return Subset(ds, idx.tolist())
 
+# %% ../nbs/01_data.ipynb #6f4be41e
 def loader(ds:Dataset, batch_size:int=128, shuffle:bool=False, seed:int=0, **kwargs) -> DataLoader:
     "A `DataLoader` over `ds` (seeded when shuffled)."
     g = torch.Generator().manual_seed(seed) if shuffle else None
@@ -148,6 +153,7 @@ class ImageReader:
             raise VitlabError(f"cannot read image {path} ({type(e).__name__}: {e})", "remove or replace that file, then run again") from None
         return img.convert(self.mode)
 
+# %% ../nbs/01_data.ipynb #8091da3e
 class StandardStrides:
     "Give a tensor row-major strides: a grey image from torchvision has strides `(1, W, 1)`, which ExecuTorch reads as another memory layout."
     def __call__(self, x:torch.Tensor) -> torch.Tensor: return x.clone(memory_format=torch.contiguous_format)

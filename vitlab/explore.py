@@ -11,7 +11,8 @@ import numpy as np
 from fastcore.basics import patch
 from .core import VitlabError
 from .quant.search import non_dominated_sort
-from .measure import records_table, acc_range, acc_basis, MarkdownTable
+from .measure import records_table, acc_range, acc_basis, MarkdownTable, Record
+from .deploy.ptq import QUANT_MODES
 from .deploy.runtimes import RUNTIME_NAMES
 
 # %% auto #0
@@ -19,7 +20,7 @@ __all__ = ['PRECISIONS', 'record_axes', 'load_records', 'select_records', 'paret
            'Explorer', 'explore']
 
 # %% ../nbs/50_explore.ipynb #c005
-PRECISIONS = ('fp32', 'fp16', 'int8_dynamic', 'int8_static', 'int8', 'int4+int8')  # eager modes, then exported programs' precisions
+PRECISIONS = ('fp32', *QUANT_MODES, 'int8', 'int4+int8')  # eager: float and `quantize`'s modes; then exported programs' precisions
 
 def _ratio(name:str) -> float:
     if re.search(r'\bdense\b', name): return 0.0
@@ -52,7 +53,7 @@ def record_axes(rec:dict) -> dict:
 
 # %% ../nbs/50_explore.ipynb #c008
 def load_records(src) -> list[dict]:
-    "Records from a `report.json` path or a list of record dicts, each with `ratio`, `precision` and `runtime` filled in."
+    "`Record`s from a `report.json` path or a list of record dicts, each with `ratio`, `precision` and `runtime` filled in."
     if isinstance(src, (str, Path)):
         p = Path(src)
         if p.is_dir(): p = p/'report.json'
@@ -62,7 +63,7 @@ def load_records(src) -> list[dict]:
     if isinstance(src, dict) and 'records' in src: src = src['records']
     if not isinstance(src, list) or not src or not all(isinstance(r, dict) and 'name' in r for r in src):
         raise VitlabError("no measurement records found", "pass a non-empty list of dicts with a 'name' (as measure_models returns)")
-    return [r | record_axes(r) for r in src]
+    return [Record(r | record_axes(r)) for r in src]
 
 # %% ../nbs/50_explore.ipynb #c011
 def select_records(records:list[dict], ratio:tuple|None=None,  # (low, high) pruning ratios, inclusive

@@ -4,7 +4,8 @@
 
 # %% ../nbs/03_measure.ipynb #c002
 from __future__ import annotations
-import io, time, statistics, itertools, math
+import io, time, statistics, itertools, math, numbers
+from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.nn as nn
 from torch.utils.data import Dataset, DataLoader
@@ -14,9 +15,10 @@ from .data import TensorImages
 from .quiet import quiet_stderr
 
 # %% auto #0
-__all__ = ['COLUMNS', 'ACC_LABELS', 'predict', 'accuracy', 'agreement', 'count_params', 'count_flops', 'size_mb', 'latency_ms',
-           'activation_peak_mb', 'example_input', 'measure_models', 'measure', 'MarkdownTable', 'records_table',
-           'acc_range', 'acc_basis', 'plot_records', 'reference_report', 'vitlab_measure']
+__all__ = ['FIELDS', 'COLUMNS', 'ACC_LABELS', 'predict', 'accuracy', 'agreement', 'count_params', 'count_flops', 'size_mb',
+           'latency_ms', 'activation_peak_mb', 'example_input', 'Field', 'Record', 'columns', 'measure_models',
+           'measure', 'MarkdownTable', 'records_table', 'acc_range', 'acc_basis', 'plot_records', 'reference_report',
+           'vitlab_measure']
 
 # %% ../nbs/03_measure.ipynb #26b7c4b6
 @torch.no_grad()
@@ -144,6 +146,83 @@ def example_input(model=None, data=None) -> torch.Tensor:
         shape = cfg['input_size']
     return torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
 
+# %% ../nbs/03_measure.ipynb #rec002
+@dataclass(frozen=True)
+class Field:
+    "One field of a `Record`: its type, its column header and format in tables, and what it means."
+    kind: type|tuple  # what the value must be (None is always allowed: not measured)
+    label: str  # column header
+    fmt: str  # format of a value in a table (params shown in millions, FLOPs in billions)
+    doc: str
+
+_num, _int = numbers.Real, numbers.Integral
+FIELDS = {  # every record field vitlab writes, in the order tables show them
+    'name': Field(str, 'model', '{}', 'what was measured: a model, an exported file or a search candidate'),
+    'runtime': Field(str, 'runtime', '{}', "'eager' (PyTorch) or the runtime that runs the exported file"),
+    'precision': Field(str, 'precision', '{}', "'fp32', 'fp16', 'int8_dynamic', 'int8_static' (eager); 'int8', 'int4+int8' (exported programs)"),
+    'file': Field(str, 'file', '{}', 'the exported file, relative to the report folder'),
+    'ratio': Field(_num, 'ratio', '{:.3g}', 'structured pruning: the fraction of MLP channels and head dimensions removed'),
+    'head_ratio': Field(_num, 'heads', '{:.3g}', 'the fraction of whole attention heads removed per block'),
+    'int4_share': Field(_num, 'int4', '{:.0%}', 'the share of block linear layers with int4 weights'),
+    'block_sparsity': Field(_num, 'tiles', '{:.0%}', 'the fraction of weight tiles removed (block pruning)'),
+    'acc': Field(_num, 'top-1 %', '{:.2%}', 'top-1 accuracy (0..1) on the images `acc_on` names'),
+    'acc_on': Field(str, 'top-1 on', '{}', "which images: 'test' (the whole test set), 'subset' (its 1k subset) or 'held-out' (training images not trained on)"),
+    'acc_subset': Field(_num, 'top-1 1k subset %', '{:.2%}', 'top-1 on the 1,000-image test subset'),
+    'acc_est': Field(_num, 'top-1 test, est. %', '{:.2%}', 'the estimated top-1 on the whole test set'),
+    'drop': Field(_num, 'drop (pt)', '{:.2f}', 'top-1 points lost against the dense model on the same images'),
+    'params': Field(_int, 'params (M)', '{:.2f}', 'parameters'),
+    'flops': Field(_int, 'GFLOPs', '{:.3f}', 'multiply-accumulates of one image'),
+    'size_mb': Field(_num, 'size (MB)', '{:.2f}', 'the file (or the weights) in MB of 10⁶ bytes'),
+    'latency_ms': Field(_num, 'latency (ms)', '{:.2f}', 'median latency of one image (batch 1)'),
+    'speedup': Field(_num, 'speed-up ×', '{:.2f}', "the baseline's latency / this latency, timed in the same run"),
+    'peak_mb': Field(_num, 'peak mem (MB)', '{:.1f}', 'weights + the largest activation of one image'),
+    'threads': Field(_int, 'threads', '{}', 'the CPU threads the latency was measured at'),
+    'status': Field(str, 'status', '{}', "the budget search's verdict on a candidate ('measured', 'skipped: …', …)"),
+    'baseline': Field(bool, 'baseline', '{}', 'the record the speed-ups are relative to'),
+    'best': Field(bool, 'recommended', '{}', 'the record a stage recommends'),
+    'note': Field(str, 'note', '{}', 'why a record is as it is'),
+}
+
+# %% ../nbs/03_measure.ipynb #rec004
+class Record(dict):
+    "One measured model or file: a dict whose known keys (`FIELDS`) are typed and documented; read as `r['acc']` or `r.acc`."
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.check()
+
+    def check(self) -> Record:
+        "Raise `VitlabError` unless every known field holds a value of its type (or None)."
+        if not isinstance(self.get('name'), str): raise VitlabError(f"a record needs a name, got {self.get('name')!r}", "give every record a 'name' string")
+        for k, v in self.items():
+            f = FIELDS.get(k)
+            if f is None or v is None: continue
+            if f.kind is _int and isinstance(v, float) and v.is_integer(): self[k] = v = int(v)  # a count JSON wrote as 5350000.0
+            ok = isinstance(v, f.kind) and not (isinstance(v, bool) and f.kind is not bool)
+            if not ok: raise VitlabError(f"record {self['name']!r}: {k}={v!r} is not {getattr(f.kind, '__name__', f.kind)} ({f.doc})",
+                                         f"store {k} as a {getattr(f.kind, '__name__', f.kind)}, or None when it was not measured")
+        return self
+
+    def __getattr__(self, k):
+        if k in FIELDS: return self.get(k)
+        raise AttributeError(f"a Record has no field {k!r} (known: {', '.join(FIELDS)}); read extra keys as r[{k!r}]")
+
+    def to_json(self) -> dict:
+        "A plain dict for `json.dumps` (checked first)."
+        return dict(self.check())
+
+    @classmethod
+    def from_json(cls, d:dict) -> Record:
+        "The record a `to_json` dict (or a report's record) describes, checked."
+        if not isinstance(d, dict): raise VitlabError(f"a record must be a JSON object, got {type(d).__name__}", "pass one of a report's 'records'")
+        return cls(d)
+
+# %% ../nbs/03_measure.ipynb #rec006
+def columns(*keys:str, **labels) -> tuple:
+    "`(key, header, format)` for each field in `keys`, headers from `FIELDS` unless `labels` renames them (e.g. `acc='top-1 held out %'`)."
+    unknown = [k for k in (*keys, *labels) if k not in FIELDS]
+    if unknown: raise VitlabError(f"unknown record field(s) {', '.join(unknown)}", f"use fields of FIELDS: {', '.join(FIELDS)}")
+    return tuple((k, labels.get(k, FIELDS[k].label), FIELDS[k].fmt) for k in keys)
+
 # %% ../nbs/03_measure.ipynb #8667cbf0
 def measure_models(models:dict,  # name -> model (or any callable on a batch)
                    data=None,  # test set for top-1 (None: no accuracy)
@@ -151,7 +230,7 @@ def measure_models(models:dict,  # name -> model (or any callable on a batch)
                    example=None, runs:int=30, warmup:int=5, threads:int|None=None,
                    files:dict|None=None,  # name -> file whose size is reported (default: the model's `.path`, else its state dict)
                    flops:dict|None=None, weights_mb:dict|None=None,
-                   latency:dict|None=None) -> list[dict]:  # name -> a latency record already timed (e.g. by `vitlab.deploy.runtimes.time_programs`): no timing here
+                   latency:dict|None=None) -> list[Record]:  # name -> a latency record already timed (e.g. by `vitlab.deploy.runtimes.time_programs`): no timing here
     "Records for several models, latency timed interleaved; `speedup` = baseline latency / latency."
     if not models: raise VitlabError("no models to measure", "pass a dict of name -> model")
     baseline = baseline or next(iter(models))
@@ -164,7 +243,7 @@ def measure_models(models:dict,  # name -> model (or any callable on a batch)
         sz = size_mb(m, f)
         w = weights_mb.get(k) or sz  # what has to be in memory: the weights, or the file that holds them
         act = activation_peak_mb(m, x)
-        recs.append(dict(name=k, acc=accuracy(m, data) if data is not None else None,
+        recs.append(Record(name=k, acc=accuracy(m, data) if data is not None else None,
                          params=count_params(m) if isinstance(m, nn.Module) else None,
                          flops=flops.get(k) or count_flops(m, x), size_mb=sz, peak_mb=w + act, act_peak_mb=act))
     lat = latency if latency is not None else latency_ms(models, x, runs, warmup, threads)
@@ -180,9 +259,7 @@ def measure(model, data=None, name:str='model', example=None, runs:int=30, warmu
                           files={name: file}, flops={name: flops}, weights_mb={name: weights_mb})[0]
 
 # %% ../nbs/03_measure.ipynb #94d9db18
-COLUMNS = (('name', 'model', '{}'), ('acc', 'top-1 %', '{:.2%}'), ('params', 'params (M)', '{:.2f}'), ('flops', 'GFLOPs', '{:.3f}'),
-           ('size_mb', 'size (MB)', '{:.2f}'), ('latency_ms', 'latency (ms)', '{:.2f}'), ('speedup', 'speed-up ×', '{:.2f}'),
-           ('peak_mb', 'peak mem (MB)', '{:.1f}'), ('threads', 'threads', '{}'))
+COLUMNS = columns('name', 'acc', 'params', 'flops', 'size_mb', 'latency_ms', 'speedup', 'peak_mb', 'threads')  # a measurement table
 
 def _fmt(key, fmt, v):
     if v is None: return '–'

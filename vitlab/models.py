@@ -29,15 +29,18 @@ REFERENCE_INPUT = (1, 1, 28, 28)  # batch-1 input shape of both reference models
 SWIN_REFERENCE_NAME = 'swin_tiny_patch2_fmnist'
 SWIN_REFERENCE_WEIGHTS = ASSETS/'swin_reference_fmnist.safetensors'
 
+# %% ../nbs/02_models.ipynb #0ff8d593
 def _fmnist_cfg(name): return dict(architecture=name, input_size=(1, 28, 28), num_classes=10, mean=(0.2860,), std=(0.3530,),
                                    interpolation='bilinear', crop_pct=1.0)
 
+# %% ../nbs/02_models.ipynb #e4692130
 def _load_reference(model, path):
     if not Path(path).exists():
         raise VitlabError(f"the trained weights {Path(path).name} are not in this installation",
                           "train them with the recipe in nbs/tutorials (or create the model with pretrained=False)")
     load_weights(model, path)
 
+# %% ../nbs/02_models.ipynb #c478948e
 @register_model
 def deit_tiny_patch7_fmnist(pretrained:bool=False, **kwargs) -> VisionTransformer:
     "DeiT-Tiny topology for 28×28×1 Fashion-MNIST: patch 7, 12 blocks, width 192, 3 heads; `pretrained` loads vitlab's weights."
@@ -48,6 +51,7 @@ def deit_tiny_patch7_fmnist(pretrained:bool=False, **kwargs) -> VisionTransforme
     if pretrained: _load_reference(model, REFERENCE_WEIGHTS)
     return model
 
+# %% ../nbs/02_models.ipynb #024393f2
 @register_model
 def swin_tiny_patch2_fmnist(pretrained:bool=False, **kwargs) -> SwinTransformer:
     "Swin-Tiny topology for 28×28×1 Fashion-MNIST: patch 2, depths 2-2-6-2, widths 32-256, heads 2-16, window 7; `pretrained` loads vitlab's weights."
@@ -64,6 +68,7 @@ FAMILIES = {'vit': (VisionTransformer, Attention), 'swin': (SwinTransformer, Win
             'swinv2': (SwinTransformerV2, WindowAttentionV2)}  # family → (model class, attention class of its blocks)
 FAMILY_NAMES = {'vit': 'ViT', 'swin': 'Swin', 'swinv2': 'Swin-V2'}
 
+# %% ../nbs/02_models.ipynb #57b4ffae
 # Why the transformer families vitlab does not compress are refused (by timm class); anything else gets the generic reason.
 UNSUPPORTED = {
     'VisionTransformerRelPos': "its attention adds a learned relative-position bias (RelPosAttention) that is neither sliced per head nor quantized",
@@ -77,9 +82,11 @@ UNSUPPORTED = {
     'Levi': "LeViT is built from convolution-shaped linear+batch-norm layers and attention biases per resolution",
 }
 
+# %% ../nbs/02_models.ipynb #33f99d17
 def _family_blocks(model, fam):
     return list(model.blocks) if fam == 'vit' else [b for stage in model.layers for b in stage.blocks]
 
+# %% ../nbs/02_models.ipynb #5770b4ef
 def model_family(model:torch.nn.Module, what:str='vitlab') -> str:
     "'vit', 'swin' or 'swinv2' for a timm model vitlab can compress; otherwise `VitlabError` naming the unsupported part and why."
     if not isinstance(model, torch.nn.Module):
@@ -102,11 +109,13 @@ def model_family(model:torch.nn.Module, what:str='vitlab') -> str:
     raise VitlabError(f"{what} cannot compress a {cls}: {why}",
                       "use a ViT-family (deit_*, deit3_*, vit_*) or Swin (swin_*) timm model; the docs' coverage table lists what each family supports")
 
+# %% ../nbs/02_models.ipynb #874139c4
 def vit_blocks(model:torch.nn.Module) -> list:
     "The transformer blocks of `model` in forward order: ViT blocks (`Attention` + `Mlp`) or Swin blocks (`WindowAttention` + `Mlp`)."
     attns = tuple(a for _, a in FAMILIES.values())
     return [m for m in model.modules() if isinstance(getattr(m, 'attn', None), attns) and isinstance(getattr(m, 'mlp', None), Mlp)]
 
+# %% ../nbs/02_models.ipynb #b7ed6dbb
 def check_vit(model:torch.nn.Module, what:str='this operation', families=('vit',)) -> str:
     "The family of `model` if `what` supports it (`families`), else `VitlabError` saying which family `what` supports."
     fam = model_family(model, what)
@@ -129,13 +138,16 @@ def create_model(name:str,  # any timm model name, or vitlab's 'deit_tiny_patch7
     if require_vit: model_family(model, f"vitlab ({name})")
     return model
 
+# %% ../nbs/02_models.ipynb #ac8b85f1
 REFERENCE_MODELS = {'vit': REFERENCE_NAME, 'swin': SWIN_REFERENCE_NAME}  # family → the trained reference model's name
 
+# %% ../nbs/02_models.ipynb #265198a5
 def reference_model(family:str='vit') -> torch.nn.Module:
     "A trained reference model (fp32, eval mode) with the weights committed in the package: `'vit'` (DeiT-Tiny-shaped) or `'swin'` (Swin-Tiny-shaped)."
     if family not in REFERENCE_MODELS: raise VitlabError(f"no reference model of family {family!r}", f"use one of {', '.join(REFERENCE_MODELS)}")
     return create_model(REFERENCE_MODELS[family], pretrained=True).eval()
 
+# %% ../nbs/02_models.ipynb #3037e546
 def create_from_plan(plan:dict) -> torch.nn.Module:
     "A fresh dense model (random weights) of the architecture a vitlab plan was made for: `plan['arch']` with `plan['create_kwargs']`."
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in (plan.get('create_kwargs') or {}).items()}  # JSON turned tuples into lists

@@ -16,7 +16,7 @@ from .core import VitlabError, check_fraction, save_json, atomic_write_text, rea
 from .models import create_model, check_vit, REFERENCE_NAME, REFERENCE_MODELS, reference_model
 from .data import (TensorImages, fashion_mnist, fashion_mnist_subset, calibration_set, loader, data_config,
                          image_folder, image_folders)
-from .measure import measure_models, records_table, plot_records, accuracy, COLUMNS
+from .measure import measure_models, records_table, plot_records, accuracy, columns, Record
 from .prune.structured import prune_structured, apply_plan, recover, save_pruned, load_pruned, PRUNABLE_FAMILIES
 from .train import distributed, resolve_device, sharded_accuracy, share_json
 from .deploy.ptq import quantize, check_backend, QUANT_MODES
@@ -269,9 +269,8 @@ class _Stages:
     def __call__(self, name):
         t = (time.time(), time.process_time()); self.stages[name] = (t[0]-self.t[0], t[1]-self.t[1]); self.t = t
 
-REPORT_COLUMNS = (COLUMNS[:1] + (('runtime', 'runtime', '{}'), ('precision', 'precision', '{}')) + COLUMNS[1:2]
-                  + (('acc_on', 'top-1 on', '{}'), ('acc_subset', 'top-1 1k subset %', '{:.2%}'), ('acc_est', 'top-1 test, est. %', '{:.2%}'))
-                  + COLUMNS[2:] + (('best', 'recommended', '{}'),))
+REPORT_COLUMNS = columns('name', 'runtime', 'precision', 'acc', 'acc_on', 'acc_subset', 'acc_est', 'params', 'flops', 'size_mb',
+                         'latency_ms', 'speedup', 'peak_mb', 'threads', 'best')  # the report's table
 
 def _timing_line(q:dict) -> str:
     other = '' if q.get('other_cpus') is None else f", other processes used {q['other_cpus']:.2f} CPUs"
@@ -433,6 +432,7 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
         clock('export'); bar.update(1); bar.set_postfix_str('measure')
         recs, timing = measure_variants(variants, files, checks, rd, runs, plan['report']['flops_after'], plan['report']['params_after'],
                                         subset_only=on_subset, kinds=kinds, ratios={k: 0.0 if k == 'dense fp32' else plan['ratio'] for k in variants}, known=known)
+        recs = [Record(r) for r in recs]  # typed and checked before they are reported
         best = pick_best(recs, ps['max_drop'], runtime=runtime)
         clock('measure'); bar.update(1); bar.close()
         fig = plot_records(recs, title=f"{model}: {ratio:.4g} pruned ({importance}), {backend}")

@@ -34,6 +34,7 @@ def mobile_optimizer_status() -> dict:
                 reason='' if ok else f"torch {torch.__version__} was built without XNNPACK (PyPI wheels are): "
                                      "Lite files are saved without optimize_for_mobile")
 
+# %% ../../nbs/33_deploy_export.ipynb #c074268f
 def export_lite(model:nn.Module,  # a float or eager-quantized model
                 path,  # the .ptl file to write
                 example:torch.Tensor,  # a batch-1 input to trace with
@@ -70,6 +71,7 @@ class LiteModel:
         with torch.no_grad(): return torch.cat([self.module(x[i:i+1]) for i in range(len(x))])
     def __repr__(self): return f"LiteModel({str(self.path)!r})"
 
+# %% ../../nbs/33_deploy_export.ipynb #e224ae87
 class PteModel:
     "A `.pte` file loaded in the ExecuTorch runtime, callable on a batch like the eager model."
     runtime = 'executorch'
@@ -97,6 +99,7 @@ class PteModel:
 # %% ../../nbs/33_deploy_export.ipynb #c018
 PTE_MODES = (None, 'int8_static', 'int8_dynamic')  # the `mode`s export_pte takes: fp32 (None) or int8 (`QUANT_MODES` ⊃ the int8 ones)
 
+# %% ../../nbs/33_deploy_export.ipynb #fc320f04
 def quantize_xnnpack(model:nn.Module, example:torch.Tensor, mode:str='int8_dynamic', calib=None, max_images:int|None=None):
     "A pt2e-quantized `GraphModule` of `model` for XNNPACK: int8 per-channel weights, static or dynamic int8 activations."
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
@@ -109,6 +112,7 @@ def quantize_xnnpack(model:nn.Module, example:torch.Tensor, mode:str='int8_dynam
     q = quantize_pt2e(model, calib if calib is not None else [(example, None)], example, qz, max_images)
     return q.graph_module  # the batch-1 graph itself, for torch.export
 
+# %% ../../nbs/33_deploy_export.ipynb #85690111
 def export_pte(model:nn.Module,  # a float timm ViT (fused attention is switched off on a copy)
                path,  # the .pte file to write
                example:torch.Tensor,  # a batch-1 input, e.g. 1×1×28×28 normalised

@@ -20,6 +20,7 @@ __all__ = ['TFLITE_MODES', 'litert_quantizer', 'export_tflite', 'TfliteModel']
 # %% ../../nbs/36_deploy_litert.ipynb #c006
 TFLITE_MODES = (None, 'int8_dynamic', 'int8')  # fp32, dynamic-range int8, full-integer int8
 
+# %% ../../nbs/36_deploy_litert.ipynb #4657dfa4
 def litert_quantizer(mode:str):
     "litert-torch's pt2e quantizer for `mode`: int8 per-channel weights, dynamic ('int8_dynamic') or static ('int8') activations."
     pq = import_extra('litert_torch.quantize.pt2e_quantizer', 'litert')
@@ -38,6 +39,7 @@ def _silent_litert():
         with quiet_warnings(), quiet_stderr(), contextlib.redirect_stdout(io.StringIO()): yield lt
     finally: lt.config.show_progress = old; root.setLevel(level)
 
+# %% ../../nbs/36_deploy_litert.ipynb #ee77da10
 def export_tflite(model:nn.Module,  # a float timm ViT (fused attention is switched off on a copy)
                   path,  # the .tflite file to write
                   example:torch.Tensor,  # a batch-1 input, e.g. 1×1×28×28 normalised

@@ -30,6 +30,7 @@ def _quiet_logging():
         logging.disable(old)
         if hold is not None: root.removeHandler(hold)
 
+# %% ../../nbs/37_deploy_onnx.ipynb #911273e6
 @contextlib.contextmanager
 def _converter_output():
     "A converter's warnings and log records dropped, and what it printed written back (less noise) only if the block succeeds."
@@ -42,16 +43,19 @@ def _converter_output():
 ONNX_MODES = (None, 'int8_dynamic', 'int8_static')  # the `mode`s export_onnx takes: fp32 (None) or int8 with dynamic or static activations
 ONNX_QUANT_OPS = {'int8_dynamic': ('MatMul', 'Gemm'), 'int8_static': ('MatMul', 'Gemm', 'Conv')}  # the ONNX ops each int8 mode quantizes
 
+# %% ../../nbs/37_deploy_onnx.ipynb #3a0d8305
 def _onnx_extra():
     "Import what ONNX export and ONNX Runtime need, with a clear error naming vitlab's 'onnx' extra when one is missing."
     return [import_extra(m, 'onnx') for m in ('onnx', 'onnxscript', 'onnxruntime')]
 
+# %% ../../nbs/37_deploy_onnx.ipynb #4472a89a
 def _check_mode(mode, calib):
     "`mode` is one of `ONNX_MODES`, and static int8 has calibration images."
     if mode not in ONNX_MODES: raise VitlabError(f"unknown ONNX quantization mode {mode!r}", f"use one of {', '.join(map(repr, ONNX_MODES))}")
     if mode == 'int8_static' and calib is None:
         raise VitlabError("int8_static needs calibration images (calib=None)", "pass calib=loader(calibration_set(ds, 256), 64), or use 'int8_dynamic'")
 
+# %% ../../nbs/37_deploy_onnx.ipynb #66b49216
 def _check_example(example) -> torch.Tensor:
     "`example` as a contiguous float CPU tensor of one image."
     if not isinstance(example, torch.Tensor) or example.ndim < 2 or example.shape[0] != 1:
@@ -68,6 +72,7 @@ def _torch_onnx(model:nn.Module, example:torch.Tensor, file:Path):
                               input_names=['image'], output_names=['logits'])
     except Exception as e: raise export_error('torch.onnx.export', e.__cause__ or e) from None  # the cause: without the exporter's advice text
 
+# %% ../../nbs/37_deploy_onnx.ipynb #31d8105d
 def _calibration_reader(calib, name:str):
     "An ONNX Runtime `CalibrationDataReader` feeding the images of `calib` one at a time (the graph is batch 1)."
     from onnxruntime.quantization import CalibrationDataReader

@@ -19,6 +19,7 @@ __all__ = ['OPENVINO_MODES', 'no_telemetry', 'export_openvino', 'OpenvinoModel']
 # %% ../../nbs/38_deploy_openvino.ipynb #c006
 OPENVINO_MODES = (None, 'int8')  # fp32 (None), or int8 weights and activations calibrated by NNCF
 
+# %% ../../nbs/38_deploy_openvino.ipynb #2abdff01
 def _calibration_images(calib, example:torch.Tensor) -> list:
     "The images of `calib` (batches of `(images, labels)`) one by one, as batch-1 float32 arrays shaped like `example`."
     xs = [torch.as_tensor(xb)[i:i+1].detach().float().contiguous().numpy() for xb, *_ in calib for i in range(len(xb))]
@@ -46,6 +47,7 @@ def _write_ir(ov, model, path:Path, overwrite:bool=False) -> Path:
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return path
 
+# %% ../../nbs/38_deploy_openvino.ipynb #94a585d0
 def _ov_message(e:Exception) -> str:
     "The informative line of an OpenVINO exception (not its 'Exception from <source file>' or 'Check … failed at' lines)."
     lines = [l.strip() for l in str(e).splitlines() if l.strip()]
@@ -69,6 +71,7 @@ def _quiet_convert():
         with quiet_warnings(), quiet_stderr(): yield
     finally: log.setLevel(level)
 
+# %% ../../nbs/38_deploy_openvino.ipynb #647c8805
 @contextlib.contextmanager
 def _quiet_nncf(nncf):
     "NNCF's log (errors only) and progress bars off for the block, with Python warnings and stderr chatter."
@@ -82,6 +85,7 @@ def _quiet_nncf(nncf):
         with quiet_warnings(), quiet_stderr(): yield
     finally: nncf.set_log_level(level); con.quiet, con.is_jupyter = saved
 
+# %% ../../nbs/38_deploy_openvino.ipynb #a19c55e5
 def export_openvino(model:nn.Module,  # a float timm ViT (a copy is exported)
                     path,  # the .xml file to write; the weights go to the .bin of the same name
                     example:torch.Tensor,  # a batch-1 input, e.g. 1×1×28×28 normalised: fixes the IR's input shape

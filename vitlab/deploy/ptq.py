@@ -21,6 +21,7 @@ __all__ = ['BACKENDS', 'QUANT_MODES', 'check_backend', 'use_backend', 'QuantLine
 BACKENDS = ('x86', 'fbgemm', 'qnnpack', 'onednn')
 QUANT_MODES = ('fp16', 'int8_dynamic', 'int8_static')  # what `quantize(model, mode)` makes
 
+# %% ../../nbs/32_deploy_ptq.ipynb #2082c31b
 def _tq():
     "`torch.ao.quantization`, imported without its deprecation warnings."
     with warnings.catch_warnings():
@@ -28,6 +29,7 @@ def _tq():
         import torch.ao.quantization as tq
     return tq
 
+# %% ../../nbs/32_deploy_ptq.ipynb #e35daf4b
 def check_backend(backend:str) -> str:
     "Return `backend` if this torch build has it, else raise `VitlabError`."
     if backend not in BACKENDS:
@@ -37,6 +39,7 @@ def check_backend(backend:str) -> str:
         raise VitlabError(f"this torch build has no {backend!r} quantized backend (it has {', '.join(have)})", "choose one of those")
     return backend
 
+# %% ../../nbs/32_deploy_ptq.ipynb #352d9c4d
 @contextlib.contextmanager
 def use_backend(backend:str):
     "Run the block with `torch.backends.quantized.engine = backend`, restoring the previous one afterwards."
@@ -54,6 +57,7 @@ class QuantLinear(nn.Module):
         self.quant, self.linear, self.dequant = tq.QuantStub(), linear, tq.DeQuantStub()
     def forward(self, x): return self.dequant(self.linear(self.quant(x)))
 
+# %% ../../nbs/32_deploy_ptq.ipynb #d3de7f64
 def wrap_linears(model:nn.Module) -> int:
     "Wrap every `nn.Linear` of `model` (in place) in a `QuantLinear`; returns how many were wrapped."
     n = 0
@@ -68,6 +72,7 @@ def _batches(calib, batch_size:int=64):
     if isinstance(calib, Dataset): return loader(calib, batch_size)
     return calib
 
+# %% ../../nbs/32_deploy_ptq.ipynb #b3f891cb
 @torch.no_grad()
 def feed_calibration(model:nn.Module, calib, max_images:int|None=None,
               one_by_one:bool=False) -> int:  # feed single images (for graphs exported with batch size 1)
@@ -93,6 +98,7 @@ class HalfPrecision(nn.Module):
 # %% ../../nbs/32_deploy_ptq.ipynb #c016
 def _backend_hook(backend, module, args): torch.backends.quantized.engine = backend
 
+# %% ../../nbs/32_deploy_ptq.ipynb #c389cff7
 class QuietReduceRange:
     "Forward hooks that ignore qnnpack's reduce_range warning while one model runs — not process-wide."
     MESSAGE = 'Currently, qnnpack incorrectly ignores reduce_range'
@@ -106,6 +112,7 @@ class QuietReduceRange:
         model.register_forward_pre_hook(self.enter); model.register_forward_hook(self.leave, always_call=True)
         return model
 
+# %% ../../nbs/32_deploy_ptq.ipynb #139c32e7
 def quantize(model:nn.Module,  # a float model (left untouched: a quantized copy is returned)
              mode:str,  # 'fp16', 'int8_dynamic' or 'int8_static' (one of `QUANT_MODES`)
              backend:str='x86',  # 'x86', 'fbgemm', 'qnnpack' or 'onednn' (one of `BACKENDS`)
@@ -156,9 +163,11 @@ def module_precision(model:nn.Module) -> dict:
             out[name] = {torch.float32: 'fp32', torch.float16: 'fp16', torch.bfloat16: 'bf16'}.get(dt, str(dt))
     return out
 
+# %% ../../nbs/32_deploy_ptq.ipynb #2114246b
 _CONVERT = {'aten.quantize_per_tensor', 'aten.quantize_per_channel', 'aten.dequantize', 'aten.quantize_per_tensor_dynamic'}
 _PREC = {torch.float32: 'fp32', torch.float16: 'fp16', torch.bfloat16: 'bf16', torch.quint8: 'int8', torch.qint8: 'int8'}
 
+# %% ../../nbs/32_deploy_ptq.ipynb #150265d1
 @torch.no_grad()
 def op_precision(model, example:torch.Tensor) -> dict:
     "Each operator one forward pass of `model` on `example` runs → `{'precision', 'calls'}` (int8, fp16, fp32 or convert)."
@@ -179,6 +188,7 @@ def op_precision(model, example:torch.Tensor) -> dict:
     with quiet_warnings(), Record(): model(example)
     return ops
 
+# %% ../../nbs/32_deploy_ptq.ipynb #321a74a7
 def float_ops(model, example:torch.Tensor) -> list[str]:
     "The operators of `model` that still compute in floating point (fp32/fp16/bf16), sorted."
     return sorted(k for k, v in op_precision(model, example).items() if v['precision'] in ('fp32', 'fp16', 'bf16'))

@@ -34,6 +34,7 @@ class Runtime:
     int8: str  # the int8 mode vitlab uses for it
     calib_modes: tuple = ()  # modes that need calibration images
 
+# %% ../../nbs/39_deploy_runtimes.ipynb #aad66e74
 RUNTIMES = {r.name: r for r in (
     Runtime('executorch', 'ExecuTorch', '.pte', 'executorch', 'export', (None, 'int8_static', 'int8_dynamic'), 'int8_dynamic', ('int8_static',)),
     Runtime('lite', 'Lite', '.ptl', 'torch', None, (None, 'int8_dynamic'), 'int8_dynamic'),
@@ -49,10 +50,12 @@ def runtime_installed(name:str) -> bool:
     pkgs = {'litert': ('ai_edge_litert', 'litert_torch'), 'onnx': ('onnxruntime', 'onnx'), 'openvino': ('openvino', 'nncf')}.get(name, (RUNTIMES[name].package,))
     return all(importlib.util.find_spec(p) is not None for p in pkgs)
 
+# %% ../../nbs/39_deploy_runtimes.ipynb #9bc59876
 def installed_runtimes() -> tuple:
     "The names of the runtimes whose packages are installed, in `RUNTIME_NAMES` order."
     return tuple(n for n in RUNTIME_NAMES if runtime_installed(n))
 
+# %% ../../nbs/39_deploy_runtimes.ipynb #986da3f1
 def check_runtimes(runtimes=None) -> tuple:
     "`runtimes` (names, or one comma-separated string; None: every installed one) checked: known and installed."
     if runtimes is None: return installed_runtimes()
@@ -88,6 +91,7 @@ def export_as(runtime:str,  # one of `RUNTIME_NAMES`
     if runtime == 'onnx': return export_onnx(model, path, example, mode=mode, calib=calib, overwrite=overwrite)
     return export_openvino(model, path, example, mode=mode, calib=calib, overwrite=overwrite)
 
+# %% ../../nbs/39_deploy_runtimes.ipynb #fb7c313f
 def runtime_of(path) -> str:
     "The runtime that runs `path`, from its suffix."
     suf = Path(path).suffix
@@ -95,6 +99,7 @@ def runtime_of(path) -> str:
         if r.suffix == suf: return r.name
     raise VitlabError(f"cannot load {path}: unknown file type {suf!r}", f"pass one of {', '.join(r.suffix for r in RUNTIMES.values())}")
 
+# %% ../../nbs/39_deploy_runtimes.ipynb #7d138493
 def load_exported(path,
                   threads:int|None=None,  # the runtime's threads (None: its default)
                   etdump:bool=False):  # ExecuTorch only: record an ETDump (per-op times)
@@ -107,11 +112,13 @@ def load_exported(path,
     if name == 'onnx': return OnnxModel(path, threads=threads)
     return OpenvinoModel(path, threads=threads)
 
+# %% ../../nbs/39_deploy_runtimes.ipynb #8a147335
 def file_mb(path) -> float:
     "Size in MB (10⁶ bytes) of an exported program: the file, and for OpenVINO's `.xml` its `.bin` of weights too."
     path = Path(path)
     return (path.stat().st_size + (path.with_suffix('.bin').stat().st_size if path.suffix == '.xml' else 0))/1e6
 
+# %% ../../nbs/39_deploy_runtimes.ipynb #277a2e2c
 def check_export(path, eager:nn.Module, data, batch_size:int=100) -> dict:
     "Load `path` in its runtime and compare it with `eager` on `data`: agreement, max |Δlogit|, both top-1, file size."
     return agreement(load_exported(path), eager.eval(), data, batch_size) | dict(path=str(path), size_mb=file_mb(path), runtime=runtime_of(path))
@@ -132,8 +139,10 @@ def _cpu_busy_s() -> float|None:
     except (OSError, ValueError): return None
     return (sum(v[:8]) - v[3] - v[4])/os.sysconf('SC_CLK_TCK')  # all but idle and iowait
 
+# %% ../../nbs/39_deploy_runtimes.ipynb #2c8157da
 BUSY_SPREAD, BUSY_OTHER_CPUS = 2.5, 0.25  # a timing run above either is flagged busy
 
+# %% ../../nbs/39_deploy_runtimes.ipynb #c4d753d0
 def time_programs(programs:dict,  # name -> a file path, a loaded program, or an eager nn.Module
                   example:torch.Tensor, runs:int=30,
                   threads=(1, 2)) -> tuple[dict, dict]:  # thread counts each program is timed at
