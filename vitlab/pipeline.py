@@ -249,7 +249,7 @@ def preset_settings(preset:str='paper', **given) -> dict:
 def pick_best(recs:list[dict], max_drop:float=1.0, baseline:str='dense fp32',
               runtime:str|None=None) -> dict|None:  # only this runtime's files (the one the user ships with)
     "Mark (`best=True`) and return the fastest exported file within `max_drop` top-1 points of `baseline`, else the most accurate."
-    for r in recs: r['best'] = False
+    for r in recs: r['best'] = False; r.pop('note', None)
     files = [r for r in recs if r.get('file') and r.get('runtime', 'eager') != 'eager' and runtime in (None, r.get('runtime'))]
     if not files: return None
     base = next((r for r in recs if r['name'] == baseline), {})
@@ -259,6 +259,7 @@ def pick_best(recs:list[dict], max_drop:float=1.0, baseline:str='dense fp32',
     else:
         ok = [r for r in files if ref - r[key] <= max_drop/100 + 1e-9]
         best = min(ok, key=lambda r: r['latency_ms']) if ok else max(files, key=lambda r: r[key])
+        if not ok: best['note'] = f"no file is within {max_drop:g} pt of {baseline} (the most accurate is {100*(ref - best[key]):.2f} pt below)"
     best['best'] = True
     return best
 
@@ -284,8 +285,10 @@ def _report_md(model, recs, plan, notes, rd, checks, settings) -> str:
     md = [f"# vitlab compress: {model}", '',
           f"- preset: {settings['preset']}; recommended file: " + (f"`{best['file']}` ({RUNTIMES[best['runtime']].label}, {best['latency_ms']:.2f} ms at {best['threads']} thread(s)"
           + (f", top-1 {best['acc_est']:.2%} on the test set (estimated)" if best.get('acc_est') is not None else
-             f", top-1 {best['acc_subset']:.2%} on the subset" if best.get('acc_subset') is not None else '') + f"; the fastest file within "
-          f"{settings['max_drop']:g} pt of the dense model" + (f" on {RUNTIMES[settings['runtime']].label}" if settings.get('runtime') else ' on any runtime')
+             f", top-1 {best['acc_subset']:.2%} on the subset" if best.get('acc_subset') is not None else '')
+          + (f"; {best['note']}, so this is the most accurate file — recover longer or prune less" if best.get('note') else
+             f"; the fastest file within {settings['max_drop']:g} pt of the dense model"
+             + (f" on {RUNTIMES[settings['runtime']].label}" if settings.get('runtime') else ' on any runtime'))
           + (' — provisional: the machine was busy while timing' if settings['timing']['busy'] else '') + ')' if best else 'none (no exported file)'),
           f"- runtimes: {', '.join(RUNTIMES[r].label for r in settings['runtimes'])}",
           f"- pruning: ratio {settings['ratio']:.4g} ({settings['importance']}), heads {settings['head_ratio']:.4g}, blocks {settings['depth_ratio']:.4g}; "
