@@ -9,6 +9,7 @@ __all__ = ['MAIN_API']
 # %% ../nbs/09_vitlab.ipynb #a003
 import importlib
 
+# %% ../nbs/09_vitlab.ipynb #137826be
 MAIN_API = {  # name → the module that defines it
     'create_model': 'models', 'reference_model': 'models', 'model_family': 'models',
     'fashion_mnist': 'data', 'calibration_set': 'data', 'loader': 'data',
@@ -24,6 +25,7 @@ MAIN_API = {  # name → the module that defines it
     'compress': 'pipeline', 'budget_search': 'budget', 'explore': 'explore',
 }
 
+# %% ../nbs/09_vitlab.ipynb #1f86c6f6
 def __getattr__(name):
     "Load a main-API name from its module on first use (PEP 562)."
     if name not in MAIN_API: raise AttributeError(f"module 'vitlab' has no attribute {name!r}")
@@ -31,6 +33,7 @@ def __getattr__(name):
     globals()[name] = obj
     return obj
 
+# %% ../nbs/09_vitlab.ipynb #77d2d002
 def __dir__(): return sorted(list(globals()) + list(MAIN_API))
 
 # %% ../nbs/09_vitlab.ipynb #a004

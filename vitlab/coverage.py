@@ -23,6 +23,7 @@ __all__ = ['SIZE_WORDS', 'ATTENTION', 'NOT_TOKEN_ATTENTION', 'VIT_VARIANTS', 'ME
 SIZE_WORDS = ('atto', 'femto', 'pico', 'nano', 'xxxs', 'xxs', 'tiny', 'ti', 't', 'xs', 'xsmall', 'mini', 'little', 'small', 's',
               'medium', 'm', 'base', 'b', 'large', 'l', 'huge', 'h', 'giant', 'g')  # timm's size words, smallest first
 
+# %% ../nbs/07_coverage.ipynb #67e08a93
 def size_rank(name:str) -> tuple:
     "Sort key putting the smallest-sounding timm name first: its size word, then the number after it, then the shorter name."
     toks, best = name.split('_'), (len(SIZE_WORDS), 0)
@@ -38,8 +39,10 @@ def size_rank(name:str) -> tuple:
 ATTENTION = re.compile(r'Attention|Attn|MHSA|GPSA|XCA')
 NOT_TOKEN_ATTENTION = ('SplitAttn', 'SelectiveKernelAttn', 'ChannelAttn', 'SpatialAttn', 'AttentionPool2d', 'RotAttentionPool2d')
 
+# %% ../nbs/07_coverage.ipynb #930a0a8d
 def _attention_name(name:str) -> bool: return bool(ATTENTION.search(name)) and name not in NOT_TOKEN_ATTENTION
 
+# %% ../nbs/07_coverage.ipynb #1c0aff1f
 def attention_layers(model:nn.Module) -> list[str]:
     "Class names of the attention layers of `model` (sorted, each once)."
     return sorted({type(m).__name__ for m in model.modules() if isinstance(m, nn.MultiheadAttention) or _attention_name(type(m).__name__)})
@@ -47,29 +50,34 @@ def attention_layers(model:nn.Module) -> list[str]:
 # %% ../nbs/07_coverage.ipynb #v010
 _FILLS = {'uniform_', 'normal_', 'trunc_normal_', 'clamp_', 'erfinv_', 'mul_', 'add_', 'sub_', 'div_', 'fill_', 'zero_', 'copy_', 'exp_'}
 
+# %% ../nbs/07_coverage.ipynb #60dfdac3
 class _SkipFills(TorchFunctionMode):
     "In-place fills of meta tensors skipped: they only set values, which meta tensors do not hold."
     def __torch_function__(self, func, types, args=(), kwargs=None):
         if getattr(func, '__name__', '') in _FILLS and args and isinstance(args[0], torch.Tensor) and args[0].is_meta: return args[0]
         return func(*args, **(kwargs or {}))
 
+# %% ../nbs/07_coverage.ipynb #64664c56
 def meta_model(name:str, **kwargs) -> nn.Module:
     "timm model `name` on the meta device: every module and shape, no weights."
     with torch.device('meta'), _SkipFills(), warnings.catch_warnings():
         warnings.simplefilter('ignore'); return timm.create_model(name, **kwargs)
 
+# %% ../nbs/07_coverage.ipynb #92d79deb
 def n_params(model:nn.Module) -> int: return sum(p.numel() for p in model.parameters())
 
 # %% ../nbs/07_coverage.ipynb #v013
 def _defines_attention(module) -> bool:
     return any(inspect.isclass(v) and issubclass(v, nn.Module) and _attention_name(k) for k, v in vars(module).items())
 
+# %% ../nbs/07_coverage.ipynb #4b2c98fc
 def mentions_attention(module:str) -> bool:
     "Whether timm module `module` holds an attention class, or a class from a module that defines one."
     mod = sys.modules[timm.models.model_entrypoint(timm.list_models(module=module)[0]).__module__]
     return _defines_attention(mod) or any(_defines_attention(sys.modules[v.__module__]) for v in vars(mod).values()
                                           if inspect.isclass(v) and issubclass(v, nn.Module))
 
+# %% ../nbs/07_coverage.ipynb #fccd39d7
 def smallest_with_attention(names, first:int=1, scan:int=8) -> str|None:
     "The name among `names` with fewest parameters among the `first` smallest-sounding ones that contain attention (else among the next `scan`)."
     found = []
@@ -88,11 +96,13 @@ class Family:
     module: str  # the timm module that registers it ('vitlab' for the reference models)
     model: str  # the timm name probed
 
+# %% ../nbs/07_coverage.ipynb #b5e167bb
 VIT_VARIANTS = (('DeiT distilled', 'deit', 'deit*_distilled_*'), ('DINOv2 + registers', 'vision_transformer', 'vit_*_reg*_dinov2*'),
                 ('global average pool', 'vision_transformer', 'vit_*_gap_*'), ('FlexiViT', 'vision_transformer', 'flexivit_*'),
                 ('parallel blocks', 'vision_transformer', 'vit_*_*x2_*'), ('SigLIP attention pool', 'vision_transformer', 'vit_*_siglip_[0-9]*'),
                 ('ViT + RoPE', 'eva', 'vit_*_rope_*'))  # (label, timm module, name pattern)
 
+# %% ../nbs/07_coverage.ipynb #c797e559
 def transformer_families() -> list[Family]:
     "vitlab's two reference models, one small model per timm module whose models contain attention, and the ViT variants of `VIT_VARIANTS`."
     refs = {REFERENCE_NAME: 'reference ViT', SWIN_REFERENCE_NAME: 'reference Swin'}
@@ -116,6 +126,7 @@ class Outcome:
     problem: str = ''  # the VitlabError's problem, the failed check or exception, or where the method is run instead
     fix: str = ''  # the VitlabError's advice
 
+# %% ../nbs/07_coverage.ipynb #c00b88b5
 @dataclass
 class Probe:
     "Every method tried on one family's model."
@@ -126,6 +137,7 @@ class Probe:
     outcomes: dict  # method → Outcome
     seconds: dict = field(default_factory=dict, compare=False)  # method → wall seconds (reported, not stored)
 
+# %% ../nbs/07_coverage.ipynb #1bfebeaa
 @dataclass
 class Context:
     "What a method probe is given."
@@ -148,17 +160,21 @@ def probe_kwargs(model:nn.Module, family:str) -> dict:
 # %% ../nbs/07_coverage.ipynb #v025
 class _Wrong(Exception): "A method ran, but what it returned failed the probe's check."
 
+# %% ../nbs/07_coverage.ipynb #0ec73978
 def _tidy(text, folder:Path) -> str: return str(text).replace(str(folder), '<tmp>')
 
+# %% ../nbs/07_coverage.ipynb #b37a84d2
 def _close(a:torch.Tensor, b:torch.Tensor, tol:float=1e-4) -> float:
     d = (a - b).abs().max().item()
     if not d <= tol*max(1.0, b.abs().max().item()): raise _Wrong(f"its logits differ from the reference by {d:.3g}")
     return d
 
+# %% ../nbs/07_coverage.ipynb #555cb9d8
 def _load(load, f:Path, saver:str) -> nn.Module:
     try: return load(f)
     except VitlabError as e: raise _Wrong(f"{load.__name__} refused the file {saver} wrote: {_tidy(e.problem, f.parent)}") from None
 
+# %% ../nbs/07_coverage.ipynb #cb4e134e
 def _structured(c:Context):
     from vitlab.prune.structured import prune_structured, save_pruned, load_pruned
     m = copy.deepcopy(c.model)
@@ -166,6 +182,7 @@ def _structured(c:Context):
     f = save_pruned(m, plan, c.folder/'pruned.safetensors')
     with torch.no_grad(): _close(_load(load_pruned, f, 'save_pruned')(c.example), m.eval()(c.example))
 
+# %% ../nbs/07_coverage.ipynb #222f765d
 def _block(c:Context):
     from vitlab.prune.block import uniform_sparsity, prune_blocks, save_block_pruned, load_block_pruned
     m = copy.deepcopy(c.model)
@@ -179,11 +196,13 @@ def _sensitivity(c:Context):
     s = fisher_sensitivity(c.model, c.calib, n_samples=8, progress=False)
     if not s or not all(v >= 0 for v in s.values()): raise _Wrong(f"sensitivities {list(s.values())[:3]} are not all ≥ 0")
 
+# %% ../nbs/07_coverage.ipynb #755e088d
 def _fake_quant(c:Context):
     from vitlab.quant.fake import fake_quantize, BitConfig
     q = fake_quantize(c.model, BitConfig.uniform(c.model, 8, 8, 8), calib=c.calib, calibrator='minmax', progress=False)
     with torch.no_grad(): _close(q(c.example), c.model.eval()(c.example), 0.25)
 
+# %% ../nbs/07_coverage.ipynb #09351e31
 def _bit_search(c:Context):
     from vitlab.quant.search import BitSearch, LatencyModel, search_bits
     from vitlab.models import vit_blocks
@@ -199,6 +218,7 @@ def _export(c:Context):
     ep = export_program(m, c.example)
     with torch.no_grad(): _close(ep.module()(c.example), c.model.eval()(c.example))
 
+# %% ../nbs/07_coverage.ipynb #2e96f602
 def _pipeline(c:Context):
     from vitlab.pipeline import compress, check_compressible
     with contextlib.suppress(VitlabError):
@@ -207,6 +227,7 @@ def _pipeline(c:Context):
     compress(c.name, c.folder/'run', model_kwargs=c.kwargs, recover_steps=0, export=False, runs=20, calib_images=8, progress=False)
     raise _Wrong("compress ran on a family it does not accept")
 
+# %% ../nbs/07_coverage.ipynb #9a37c7bf
 def _budget(c:Context):
     from vitlab.budget import budget_search, BUDGET_FAMILIES
     with contextlib.suppress(VitlabError):
@@ -215,6 +236,7 @@ def _budget(c:Context):
     budget_search(c.model, dict(max_drop=1.0, target='size'), c.folder/'budget', c.calib, c.example, c.data, runs=20, progress=False)
     raise _Wrong("budget_search ran on a family it does not support")
 
+# %% ../nbs/07_coverage.ipynb #a2b6f2ec
 METHODS = dict(structured=_structured, block=_block, sensitivity=_sensitivity, fake_quant=_fake_quant, bit_search=_bit_search,
                export=_export, pipeline=_pipeline, budget=_budget)  # column → probe
 
@@ -240,6 +262,7 @@ def _images(n:int, size, classes:int, seed:int=0):
     return TensorImages(torch.randint(0, 256, (n, *size), dtype=torch.uint8, generator=g), torch.randint(0, max(classes, 1), (n,), generator=g),
                         mean=0.5, std=0.25)
 
+# %% ../nbs/07_coverage.ipynb #ad61ca50
 def probe(family:Family, methods=None) -> Probe:
     "Try every method of `METHODS` (or `methods`) on `family`'s model: a ViT or Swin built small on the CPU, any other model on the meta device."
     meta = meta_model(family.model)
@@ -266,11 +289,13 @@ def probe(family:Family, methods=None) -> Probe:
 # %% ../nbs/07_coverage.ipynb #v041
 COVERAGE_FORMAT = 'vitlab.coverage/1'
 
+# %% ../nbs/07_coverage.ipynb #8a02eb49
 def save_coverage(probes:list, path):
     "Write probes as JSON (atomically), with the timm version the families were derived from."
     recs = [{k: v for k, v in asdict(p).items() if k != 'seconds'} for p in probes]
     return save_json(dict(format=COVERAGE_FORMAT, timm=timm.__version__, probes=recs), path)
 
+# %% ../nbs/07_coverage.ipynb #018f9d86
 def load_coverage(path) -> list[Probe]:
     "The probes of a file written by `save_coverage`."
     d = load_json(path)
@@ -282,6 +307,7 @@ def load_coverage(path) -> list[Probe]:
 COLUMNS = dict(structured='structured pruning', block='block pruning', sensitivity='sensitivity', fake_quant='fake quant',
                bit_search='bit search', export='export', pipeline='pipeline', budget='budget search')
 
+# %% ../nbs/07_coverage.ipynb #bb62ce82
 def short_reason(o:Outcome, width:int=60) -> str:
     "One table cell for an outcome."
     if o.status == 'ok': return '✅'
@@ -290,10 +316,12 @@ def short_reason(o:Outcome, width:int=60) -> str:
     text = f"{m[1]} only" if o.status == 'refused' and m else o.problem if len(o.problem) <= width else o.problem[:width].rsplit(' ', 1)[0] + ' …'
     return ('✗ ' if o.status == 'refused' else f'⚠ {o.status}: ') + text.replace('|', '/')
 
+# %% ../nbs/07_coverage.ipynb #47e91565
 def refusal_reason(p:Probe) -> str:
     "Why `model_family` refuses a family: the message every method gives, without the method's name."
     return re.sub(r'^.*?(?:cannot compress an? |: )', '', p.outcomes['structured'].problem, count=1)
 
+# %% ../nbs/07_coverage.ipynb #54b3bad0
 def coverage_table(probes:list) -> MarkdownTable:
     "Markdown: families vitlab compresses × methods (✅ or why not)."
     rows = ['| family | model | kind | ' + ' | '.join(COLUMNS.values()) + ' |', '|---|---|---|' + '---|'*len(COLUMNS)]
@@ -303,6 +331,7 @@ def coverage_table(probes:list) -> MarkdownTable:
                     + ' | '.join(short_reason(p.outcomes[k]) if k in p.outcomes else '' for k in COLUMNS) + ' |')
     return MarkdownTable('\n'.join(rows))
 
+# %% ../nbs/07_coverage.ipynb #2a8b19f5
 def refused_table(probes:list) -> MarkdownTable:
     "Markdown: families vitlab does not compress, with the reason every method gives."
     rows = ['| family | model | params (M) | why vitlab does not compress it |', '|---|---|---|---|']

@@ -40,9 +40,11 @@ def kd_loss(student_logits, teacher_logits, labels, T:float=2.0, alpha:float=0.5
 # %% ../nbs/04_train.ipynb #2726d91e
 _ALONE = []  # non-empty inside `one_process()`
 
+# %% ../nbs/04_train.ipynb #e157a80a
 def _close_group():
     if dist.is_initialized(): dist.destroy_process_group()
 
+# %% ../nbs/04_train.ipynb #36164949
 def distributed(device:torch.device|None=None  # the device asked for: a CPU keeps Gloo even where GPUs are visible
                 ) -> tuple[int, int, torch.device|None]:
     "`(rank, world_size, device)`: under `torchrun` joins the process group (NCCL on GPUs, else Gloo) on first use."
@@ -73,6 +75,7 @@ def resolve_device(device='auto'  # 'auto', 'cpu', 'cuda', 'cuda:N' or a `torch.
     if i >= n: raise VitlabError(f"device {device!r}: this machine has {n} GPU(s), cuda:0 to cuda:{n-1}", f"pass cuda or cuda:N with N below {n}")
     return torch.device('cuda', i)
 
+# %% ../nbs/04_train.ipynb #015214c1
 def _autocast(device:torch.device, amp:bool):
     "bfloat16 autocast on `device` when `amp`, else a context that does nothing."
     if amp and device.type == 'cuda' and not torch.cuda.is_bf16_supported():
@@ -86,6 +89,7 @@ def _shard(n:int, rank:int, world:int) -> slice:
     start = rank*per + min(rank, extra)
     return slice(start, start + per + (rank < extra))
 
+# %% ../nbs/04_train.ipynb #bb6fe29e
 class _Seeded(Dataset):
     "`ds` whose item `i` draws its random transforms (and crop/flip) from seed `seed + i`: the same image whichever process, worker or resumed run reads it."
     def __init__(self, ds, seed:int, augment:bool=False): self.ds, self.seed, self.augment = ds, seed, augment
@@ -100,6 +104,7 @@ class _Seeded(Dataset):
             finally: random.setstate(py); np.random.set_state(npy)
         return x, y
 
+# %% ../nbs/04_train.ipynb #f6462fc8
 class _Shares(torch.utils.data.Sampler):
     "Process `rank`'s contiguous share of every global batch of `order`, from batch `start` on (a resumed epoch skips without reading)."
     def __init__(self, order, batch_size, rank=0, world=1, start=0):
@@ -109,6 +114,7 @@ class _Shares(torch.utils.data.Sampler):
     def __iter__(self): return iter([c[_shard(len(c), self.rank, self.world)].tolist() for c in self.chunks])
     def __len__(self): return len(self.chunks)
 
+# %% ../nbs/04_train.ipynb #d204260c
 def _batches(ds, batch_size, shuffle, generator, augment=False, rank=0, world=1,
              skip:int=0,  # start at this batch of the epoch (a resumed run)
              resume_state:torch.Tensor|None=None,  # with `skip`: `generator`'s state when that batch was reached
@@ -130,6 +136,7 @@ def _batches(ds, batch_size, shuffle, generator, augment=False, rank=0, world=1,
         batches = DataLoader(_Seeded(ds, seed, augment), batch_sampler=shares, num_workers=workers, pin_memory=pin)
         for (xb, yb), n in zip(batches, shares.sizes()): yield xb, yb, n
 
+# %% ../nbs/04_train.ipynb #f4004be6
 def _n_batches(ds, bs, world=1):
     return len(ds)//bs + (len(ds) % bs >= world)
 
@@ -145,6 +152,7 @@ def _fingerprint(model:nn.Module) -> str:
     "A short hash of `model`'s tensor names and shapes: a checkpoint of another architecture or plan is refused."
     return hashlib.sha256(json.dumps([(k, list(v.shape)) for k, v in model.state_dict().items()]).encode()).hexdigest()[:16]
 
+# %% ../nbs/04_train.ipynb #96d076b8
 def _checksum(tensors:dict) -> str:
     h = hashlib.sha256()
     for k in sorted(tensors):
@@ -152,6 +160,7 @@ def _checksum(tensors:dict) -> str:
         h.update(k.encode()); h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
+# %% ../nbs/04_train.ipynb #9dca7a04
 def _save_state(path, model:nn.Module, opt, sched, meta:dict, tensors:dict):
     "Write everything a resumed `fit` needs to `path`: tensors as safetensors, the rest as JSON metadata."
     sd, out, scalars = opt.state_dict(), {f'model.{k}': v for k, v in model.state_dict().items()}, {}
@@ -165,6 +174,7 @@ def _save_state(path, model:nn.Module, opt, sched, meta:dict, tensors:dict):
             'python_rng': [py[0], list(py[1]), py[2]], 'numpy_rng': [npy[0], npy[1].tolist(), *npy[2:]], 'sha256': _checksum(out)}
     save_weights(out, path, metadata={'vitlab_fit_state': meta})
 
+# %% ../nbs/04_train.ipynb #8eedf076
 def _load_state(path, model:nn.Module, opt, sched, expect:dict) -> tuple[dict, dict]:
     "Restore `model`, `opt` and `sched` from `path` after checking it belongs to this run; `(metadata, tensors)`."
     t, meta = read_weights(path)  # a truncated file: VitlabError naming it

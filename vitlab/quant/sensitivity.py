@@ -20,6 +20,7 @@ __all__ = ['LEVELS', 'components', 'component_sizes', 'fisher_sensitivity', 'hes
 # %% ../../nbs/20_quant_sensitivity.ipynb #c006
 LEVELS = ('layer', 'part')
 
+# %% ../../nbs/20_quant_sensitivity.ipynb #750fb444
 def components(model:nn.Module,  # a timm ViT or Swin
                level:str='layer') -> dict:  # 'layer' (every qkv/proj/fc1/fc2) or 'part' (MSA and MLP of each block)
     "`{component: [linear layer names]}` in block order."
@@ -29,6 +30,7 @@ def components(model:nn.Module,  # a timm ViT or Swin
     for n in vit_linears(model): out.setdefault(n if level == 'layer' else n.rpartition('.')[0], []).append(n)
     return out
 
+# %% ../../nbs/20_quant_sensitivity.ipynb #b8061288
 def component_sizes(model:nn.Module, level:str='layer') -> dict:
     "Number of weights $n_c$ of every component (biases excluded)."
     lins = vit_linears(model)
@@ -67,6 +69,7 @@ def _second_order(model, weights):
             else: b.attn.fused_attn = f
         for p, r in req.items(): p.requires_grad_(r)
 
+# %% ../../nbs/20_quant_sensitivity.ipynb #59bb1e60
 def hessian_vector_product(model:nn.Module,  # a timm ViT (left unchanged)
                            batches:list,  # [(images, labels)] — the loss is the mean cross-entropy over all of them
                            vectors:dict) -> dict:  # {layer name: v of the weight's shape}
@@ -85,6 +88,7 @@ def hessian_vector_product(model:nn.Module,  # a timm ViT (left unchanged)
 # %% ../../nbs/20_quant_sensitivity.ipynb #c019
 def _rademacher(shape, gen): return torch.randint(0, 2, shape, generator=gen).float()*2 - 1
 
+# %% ../../nbs/20_quant_sensitivity.ipynb #eb6eb4db
 def hutchinson_probes(model:nn.Module,  # a timm ViT (left unchanged)
                       calib,  # iterable of (images, labels) batches, or a Dataset
                       level:str='layer',  # 'layer' or 'part'
@@ -119,8 +123,10 @@ class TraceEstimate(dict):
             run += sum(s[c]*self.sizes[c] for c in self.sizes); out.append(run/i)
         return out
 
+# %% ../../nbs/20_quant_sensitivity.ipynb #59e0c148
 def _rel_change(totals): return abs(totals[-1] - totals[-2])/(abs(totals[-2]) + 1e-12)
 
+# %% ../../nbs/20_quant_sensitivity.ipynb #e70e4f74
 def hessian_trace(model:nn.Module,  # a timm ViT (left unchanged)
                   calib,  # iterable of (images, labels) batches, or a Dataset
                   level:str='layer',  # 'layer' or 'part'
@@ -172,6 +178,7 @@ def _ranks(v) -> torch.Tensor:
     for u in v.unique(): r[v == u] = r[v == u].mean()  # ties share their mean rank
     return r
 
+# %% ../../nbs/20_quant_sensitivity.ipynb #128655fe
 def spearman(a:dict, b:dict) -> float:
     "Spearman rank correlation of two `{component: score}` dicts over their common components."
     keys = [k for k in a if k in b]
