@@ -15,6 +15,7 @@ SKIP = {'slow', 'notest'}
 def run(fn:Path, cells=None):
     nb = read_nb(fn)
     index = {id(c): i for i, c in enumerate(nb.cells)}
+    ran = set()
     def flags(cell): return {l[2:].strip().split(' ')[0].rstrip(':') for l in cell.source.splitlines() if l.startswith('#|')}
     def skip(cell):
         if cell.cell_type != 'code' or 'nbdev_export'+'(' in cell.source: return True
@@ -22,9 +23,11 @@ def run(fn:Path, cells=None):
             if index[id(cell)] not in cells: return True
         elif SKIP & flags(cell): return True
         cell.outputs = []  # execnb keeps a cell's old outputs when a run produces none
-        return False
+        ran.add(id(cell)); return False
     os.environ['TQDM_DISABLE'] = '1'  # no progress frames in stored outputs
     with working_directory(fn.parent): CaptureShell(fn).run_all(nb, exc_stop=True, preproc=skip)
+    for c in nb.cells:  # what a reader should see: results, not warnings, library logs or progress bars on stderr
+        if id(c) in ran: c.outputs = [o for o in c.outputs if not (o.get('output_type') == 'stream' and o.get('name') == 'stderr')]
     write_nb(nb, fn)
     subprocess.run([str(Path(sys.executable).parent/'nbdev_clean'), '--fname', str(fn)], check=True)
     print(f"{fn}: executed " + (f"cells {sorted(cells)}" if cells is not None else "(slow cells kept their outputs)"))

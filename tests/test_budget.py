@@ -10,7 +10,7 @@ GRID = dict(head_ratios=(0,), block_sparsity=(), held_out=200)
 
 def test_budget_search_through_compress(tmp_path):
     out = tmp_path/'b'
-    recs = compress(out=out, budget=dict(max_drop=50, target='size', ratios=(0, 1/8), int4_shares=(0, 1), max_exports=2, **GRID),
+    recs = compress(out=out, budget=dict(max_drop=50, objective='size', ratios=(0, 1/8), int4_shares=(0, 1), max_exports=2, **GRID),
                     runs=20, progress=False, **TINY)
     rep = json.loads((out/'report.json').read_text())
     assert rep == json.loads(json.dumps(recs))
@@ -20,7 +20,7 @@ def test_budget_search_through_compress(tmp_path):
     assert best[0]['drop'] <= 50 and best[0]['acc_on'] == 'held-out'
     measured = [r for r in rep if r['status'] == 'measured']
     assert 1 <= len(measured) <= 2 and all(r['size_mb'] > 0 and r['latency_ms'] > 0 for r in measured)
-    assert best[0]['size_mb'] == min(r['size_mb'] for r in measured if r['drop'] <= 50)   # target='size': the smallest within budget
+    assert best[0]['size_mb'] == min(r['size_mb'] for r in measured if r['drop'] <= 50)   # objective='size': the smallest within budget
     assert [r['file'] for r in rep if r['file']] == ['budget_best.pte']                 # only the chosen program is kept
     assert sorted(p.name for p in out.iterdir()) == ['budget_best.pte', 'front.json', 'front.png', 'report.json', 'report.md']
     front = json.loads((out/'front.json').read_text())
@@ -36,9 +36,9 @@ def test_unmeetable_budget_names_the_closest_and_writes_nothing(tmp_path):
                  runs=20, progress=False, **TINY)
     assert list(tmp_path.iterdir()) == []
 
-@pytest.mark.parametrize('budget,msg', [(dict(max_drop=1.0, target='energy'), "unknown budget target 'energy'.*latency, size"),
+@pytest.mark.parametrize('budget,msg', [(dict(max_drop=1.0, objective='energy'), "unknown budget objective 'energy'.*latency, size"),
                                         (dict(max_drop=-1), 'max_drop=-1'), (dict(max_drop=float('inf')), 'max_drop=inf'),
-                                        (dict(target='size'), 'no max_drop'), (dict(max_drop=1, ratio=0.5), "unknown budget key"),
+                                        (dict(objective='size'), 'no max_drop'), (dict(max_drop=1, ratio=0.5), "unknown budget key"),
                                         (dict(max_drop=1, ratios=(0, 1.0)), 'ratios=1.0 is outside'), ('fast', 'budget must be a dict')])
 def test_bad_budgets_are_refused_before_anything_is_written(tmp_path, budget, msg):
     with pytest.raises(VitlabError, match=msg):
@@ -47,14 +47,14 @@ def test_bad_budgets_are_refused_before_anything_is_written(tmp_path, budget, ms
 
 def test_cli_budget_errors_plainly(tmp_path):
     p = subprocess.run([str(Path(sys.executable).parent/'vitlab_compress'), '--out', str(tmp_path/'b'), '--budget_drop', '1',
-                        '--budget_target', 'energy'], capture_output=True, text=True)
-    assert p.returncode != 0 and "unknown budget target 'energy'" in p.stderr and 'Traceback' not in p.stderr
+                        '--budget_objective', 'energy'], capture_output=True, text=True)
+    assert p.returncode != 0 and "unknown budget objective 'energy'" in p.stderr and 'Traceback' not in p.stderr
     assert not (tmp_path/'b').exists()
 
 def test_budget_search_on_the_users_runtime(tmp_path):
     "With runtime='litert' the candidates are LiteRT programs (int8: int4 weights have no kernel there), and the chosen file is one."
     out = tmp_path/'b'
-    recs = compress(out=out, runtime='litert', budget=dict(max_drop=50, target='latency', ratios=(0, 1/8), int4_shares=(0, 1), max_exports=2, **GRID),
+    recs = compress(out=out, runtime='litert', budget=dict(max_drop=50, objective='latency', ratios=(0, 1/8), int4_shares=(0, 1), max_exports=2, **GRID),
                     runs=20, progress=False, **TINY)
     measured = [r for r in recs if r.get('status') == 'measured']
     assert measured and all(r['runtime'] == 'litert' and r['precision'] == 'int8' for r in measured)
@@ -73,7 +73,7 @@ def test_budget_search_on_a_swin(tmp_path):
     from vitlab.models import create_model
     import torch
     out = tmp_path/'b'
-    recs = compress(out=out, budget=dict(max_drop=50, target='size', ratios=(0, 1/4), int4_shares=(0, 1), max_exports=1, **GRID),
+    recs = compress(out=out, budget=dict(max_drop=50, objective='size', ratios=(0, 1/4), int4_shares=(0, 1), max_exports=1, **GRID),
                     runs=20, progress=False, **SWIN)
     front = json.loads((out/'front.json').read_text())
     bits = [r['bits'] for r in front['records'] if r.get('bits')]
@@ -90,7 +90,7 @@ def test_budget_search_on_a_swin_v2(tmp_path):
     from vitlab.deploy.runtimes import load_exported
     import torch
     out = tmp_path/'b'
-    recs = compress(out=out, budget=dict(max_drop=50, target='size', ratios=(0, 1/4), int4_shares=(0, 1), max_exports=1, **GRID),
+    recs = compress(out=out, budget=dict(max_drop=50, objective='size', ratios=(0, 1/4), int4_shares=(0, 1), max_exports=1, **GRID),
                     runs=20, progress=False, **SWINV2)
     front = json.loads((out/'front.json').read_text())
     bits = [r['bits'] for r in front['records'] if r.get('bits')]

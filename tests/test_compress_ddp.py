@@ -81,7 +81,7 @@ def test_a_failing_rank_stops_the_others_and_nothing_is_half_written(runs):
     assert p.returncode != 0 and 'rank 1 failed: out of memory' in p.stdout + p.stderr, p.stderr[-3000:]
     assert not (tmp/'fail').exists() or list((tmp/'fail').iterdir()) == [], list((tmp/'fail').iterdir())  # no folder, no temporary folder
 
-BUDGET = dict(max_drop=2, target='size', ratios=(0, 1/4), head_ratios=(0,), int4_shares=(0,), block_sparsity=(), max_exports=1, recover_steps=4)
+BUDGET = dict(max_drop=2, objective='size', ratios=(0, 1/4), head_ratios=(0,), int4_shares=(0,), block_sparsity=(), max_exports=1, recover_steps=4)
 BUDGET_SCRIPT = '''
 import json, sys, torch
 from vitlab.pipeline import compress

@@ -13,16 +13,19 @@ from tqdm.auto import tqdm
 from .core import VitlabError, check_fraction, save_json
 from .models import check_vit, vit_linears, vit_blocks
 from .measure import accuracy, count_params, latency_ms, columns, Record
-from .quant.search import non_dominated_sort
+from .quant.search import non_dominated_sort, model_size_mb
 from .train import distributed, one_process, share_json
 
 # %% auto #0
-__all__ = ['TARGETS', 'BUDGET_DEFAULTS', 'BUDGET_FAMILIES', 'BUDGET_COLUMNS', 'check_budget', 'bit_plans', 'estimated_size_mb',
-           'prune_candidate', 'block_sparsity_pays', 'int4_cost', 'screen', 'pick_exports', 'measure_programs',
-           'choose', 'front', 'plot_front', 'budget_search', 'held_out_images', 'compress_budget']
+__all__ = ['OBJECTIVES', 'BUDGET_DEFAULTS', 'BUDGET_FAMILIES', 'BUDGET_COLUMNS', 'check_budget', 'bit_plans', 'prune_candidate',
+           'block_sparsity_pays', 'int4_cost', 'screen', 'pick_exports', 'measure_programs', 'choose', 'front',
+           'plot_front', 'dense_probes', 'export_and_choose', 'write_front', 'budget_search', 'held_out_images',
+           'compress_budget']
 
 # %% ../nbs/41_pipeline_budget.ipynb #b006
-TARGETS = ('latency', 'size')  # what the search minimises: the program's measured batch-1 latency, or its file size
+OBJECTIVES = ('latency', 'size')  # what the search minimises: the program's measured batch-1 latency, or its file size
+
+# %% ../nbs/41_pipeline_budget.ipynb #df0729e6
 BUDGET_DEFAULTS = dict(ratios=(0, 1/8, 1/4, 3/8, 1/2),  # structured channel ratios tried
                        head_ratios=(0, 1/3),  # fractions of heads removed per block
                        int4_shares=(0, 1/3, 2/3, 1),  # fractions of the block weights given int4 (Fisher-guided), the rest int8
@@ -33,24 +36,28 @@ BUDGET_DEFAULTS = dict(ratios=(0, 1/8, 1/4, 3/8, 1/2),  # structured channel rat
                        slack=0.25,  # top-1 points the eager screen may exceed max_drop by and still be exported
                        runtime='executorch')  # the runtime the candidates are exported to and timed on (int4 weights: ExecuTorch only)
 
+# %% ../nbs/41_pipeline_budget.ipynb #9eadceb0
 def _fractions(v, key):
     vs = v if isinstance(v, (list, tuple)) else [v]
     if not vs and key != 'block_sparsity': raise VitlabError(f"budget {key} is empty", f"give at least one value, e.g. {key}={BUDGET_DEFAULTS[key]}")
     hi = key in ('int4_shares', 'block_sparsity')
     return tuple(sorted({check_fraction(x, f'budget {key}', include_high=hi) for x in vs}))
 
+# %% ../nbs/41_pipeline_budget.ipynb #4db6f462
 def check_budget(budget:dict) -> dict:
-    "`budget` with its defaults filled in, checked: `max_drop` (top-1 points ≥ 0), `target` in `TARGETS`, the grid."
-    if not isinstance(budget, dict): raise VitlabError(f"budget must be a dict, got {type(budget).__name__}", "pass e.g. budget=dict(max_drop=1.0, target='latency')")
-    unknown = [k for k in budget if k not in ('max_drop', 'target', *BUDGET_DEFAULTS)]
-    if unknown: raise VitlabError(f"unknown budget key(s) {', '.join(map(repr, unknown))}", f"use max_drop, target, {', '.join(BUDGET_DEFAULTS)}")
+    "`budget` with its defaults filled in, checked: `max_drop` (top-1 points ≥ 0), `objective` in `OBJECTIVES`, the grid."
+    if not isinstance(budget, dict): raise VitlabError(f"budget must be a dict, got {type(budget).__name__}", "pass e.g. budget=dict(max_drop=1.0, objective='latency')")
+    if 'target' in budget and 'objective' not in budget:
+        raise VitlabError("the budget key 'target' is now called 'objective'", f"pass budget=dict(max_drop=…, objective={budget['target']!r})")
+    unknown = [k for k in budget if k not in ('max_drop', 'objective', *BUDGET_DEFAULTS)]
+    if unknown: raise VitlabError(f"unknown budget key(s) {', '.join(map(repr, unknown))}", f"use max_drop, objective, {', '.join(BUDGET_DEFAULTS)}")
     if 'max_drop' not in budget: raise VitlabError("the budget has no max_drop", "give the top-1 points the model may lose, e.g. budget=dict(max_drop=1.0)")
     d = budget['max_drop']
     if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or not 0 <= d <= 100:
         raise VitlabError(f"budget max_drop={d!r} is not a number of top-1 points in [0, 100]", "pass e.g. max_drop=1.0 (one point of top-1; 1.0 is not 100 %)")
-    t = budget.get('target', 'latency')
-    if t not in TARGETS: raise VitlabError(f"unknown budget target {t!r}", f"use one of {', '.join(TARGETS)}")
-    out = dict(BUDGET_DEFAULTS, **{k: v for k, v in budget.items() if k in BUDGET_DEFAULTS}, max_drop=float(d), target=t)
+    t = budget.get('objective', 'latency')
+    if t not in OBJECTIVES: raise VitlabError(f"unknown budget objective {t!r}", f"use one of {', '.join(OBJECTIVES)}")
+    out = dict(BUDGET_DEFAULTS, **{k: v for k, v in budget.items() if k in BUDGET_DEFAULTS}, max_drop=float(d), objective=t)
     for k in ('ratios', 'head_ratios', 'int4_shares', 'block_sparsity'): out[k] = _fractions(out[k], k)
     from vitlab.deploy.runtimes import check_runtimes
     out['runtime'] = check_runtimes([out['runtime']])[0]
@@ -79,36 +86,26 @@ def bit_plans(model:nn.Module,  # the (pruned) ViT the plans are for
         if p not in plans: plans.append(p)
     return plans
 
-# %% ../nbs/41_pipeline_budget.ipynb #b012
-def estimated_size_mb(model:nn.Module, bits:dict|None=None) -> float:
-    "Bytes (MB) of a program's weights: block linears at their bits (+ a scale per channel or group), everything else FP32."
-    lins = vit_linears(model); bits = bits or {}
-    total = count_params(model)*4
-    for n, l in lins.items():
-        b = bits.get(n, 32)
-        if b != 32: total -= l.weight.numel()*(4 - b/8) - (l.weight.numel()//32 if b == 4 else l.out_features)*4
-    return total/1e6
-
 # %% ../nbs/41_pipeline_budget.ipynb #b015
 def _on(calib, dev:torch.device):
     "Calibration batches on `dev` (on the CPU: `calib` itself)."
     return calib if dev.type == 'cpu' else [(x.to(dev), y.to(dev)) for x, y in calib]
 
-def prune_candidate(dense:nn.Module, ratio:float, head_ratio:float, calib, example, hold, dense_acc:float,
-                    fit=None,  # training images for recovery (None: no recovery)
+# %% ../nbs/41_pipeline_budget.ipynb #a0075a56
+def prune_candidate(dense:nn.Module, ratio:float, head_ratio:float, calib, example, holdout, dense_acc:float,
+                    train=None,  # training images for recovery (None: no recovery)
                     recover_steps:int=0,  # distillation steps when pruning costs more than `recover_above` points
                     recover_above:float=0.5, seed:int=0,
                     device=None) -> tuple[nn.Module, dict, dict]:  # Taylor scores, held-out top-1 and recovery (default: `dense`'s device)
     "A pruned copy of `dense`, its plan and `{acc, drop, note}` on the held-out images, recovered (KD) only when it costs too much."
-    from vitlab.prune.structured import prune_structured
-    from vitlab.pipeline import recover_if_better
+    from vitlab.prune.structured import prune_structured, recover_if_better
     dev = next(dense.parameters()).device if device is None else torch.device(device)
     m = copy.deepcopy(dense).to(dev)
     plan = prune_structured(m, ratio, 'taylor', head_ratio=head_ratio, calib=_on(calib, dev), example=example.to(dev), progress=False)
-    m.eval(); acc = accuracy(m, hold); note = ''
-    if ratio + head_ratio > 0 and 100*(dense_acc - acc) > recover_above and fit is not None and recover_steps:
-        m, note = recover_if_better(m, dense, fit, recover_steps, seed, holdout_ds=hold, device=dev)
-        m.eval(); acc = accuracy(m, hold)
+    m.eval(); acc = accuracy(m, holdout); note = ''
+    if ratio + head_ratio > 0 and 100*(dense_acc - acc) > recover_above and train is not None and recover_steps:
+        m, note = recover_if_better(m, dense, train, recover_steps, seed, holdout_ds=holdout, device=dev)
+        m.eval(); acc = accuracy(m, holdout)
     return m, plan, dict(acc=acc, drop=100*(dense_acc - acc), note=note)
 
 # %% ../nbs/41_pipeline_budget.ipynb #b017
@@ -122,9 +119,10 @@ def _layer_input(model:nn.Module, layer:nn.Module) -> torch.Tensor:
     finally: h.remove()
     return torch.randn(seen[0])
 
+# %% ../nbs/41_pipeline_budget.ipynb #2fe69212
 def block_sparsity_pays(model:nn.Module,  # a ViT or Swin: its widest MLP layer is probed at its own token count
                         folder,  # where the two probe programs are written (removed after)
-                        sparsity:float=0.5, block=(16, 16), target:str='latency', margin:float=1.1, runs:int=40,
+                        sparsity:float=0.5, block=(16, 16), objective:str='latency', margin:float=1.1, runs:int=40,
                         runtime:str='executorch') -> dict:  # the runtime the two probe layers run on (fp32)
     "Export one MLP layer dense and with `sparsity` of its tiles zeroed; does the runtime run (or store) the sparse one `margin`× better?"
     from vitlab.deploy.runtimes import export_as, load_exported, RUNTIMES
@@ -146,7 +144,7 @@ def block_sparsity_pays(model:nn.Module,  # a ViT or Swin: its widest MLP layer 
     finally:
         for k in ('dense', 'sparse'):
             for f in (folder/f'probe_{k}{suf}', folder/f'probe_{k}.bin'): f.unlink(missing_ok=True)
-    gain = t['dense']['latency_ms']/t['sparse']['latency_ms'] if target == 'latency' else size['dense']/size['sparse']
+    gain = t['dense']['latency_ms']/t['sparse']['latency_ms'] if objective == 'latency' else size['dense']/size['sparse']
     return dict(layer=f"{fc.out_features}×{fc.in_features} at {tokens} tokens", sparsity=sparsity, block=list(block), gain=gain,
                 pays=gain >= margin, latency_ms={k: v['latency_ms'] for k, v in t.items()}, size_bytes=size)
 
@@ -155,7 +153,7 @@ def int4_cost(model:nn.Module,  # a ViT (its first block is probed) or a Swin (t
               folder,  # where the two probe programs are written (removed after)
               example:torch.Tensor,  # a batch-1 input
               runs:int=40) -> dict:
-    "Time one encoder block exported with all-int8 and all-int4 weights: `ratio` = int4 latency / int8 latency (None: int4 cannot run)."
+    "Time one encoder block exported with all-int8 and all-int4 weights: `int4_over_int8` = int4 latency / int8 latency (None: int4 cannot run)."
     from vitlab.deploy.mixed import export_mixed_pte
     from vitlab.deploy.runtimes import load_exported
     one = copy.deepcopy(model).eval()
@@ -169,44 +167,47 @@ def int4_cost(model:nn.Module,  # a ViT (its first block is probed) or a Swin (t
             try: files[b] = export_mixed_pte(one, {n: b for n in names}, folder/f'probe_int{b}.pte', example, overwrite=True)
             except VitlabError as e:
                 if b == 8: raise
-                return dict(ratio=None, note=f"int4 weights cannot run here: {e.problem}")
+                return dict(int4_over_int8=None, note=f"int4 weights cannot run here: {e.problem}")
         t = latency_ms({f'int{b}': load_exported(f) for b, f in files.items()}, example, runs=runs)
     finally:
         for f in files.values(): f.unlink(missing_ok=True)
-    return dict(ratio=t['int4']['latency_ms']/t['int8']['latency_ms'], latency_ms={k: v['latency_ms'] for k, v in t.items()},
+    return dict(int4_over_int8=t['int4']['latency_ms']/t['int8']['latency_ms'], latency_ms={k: v['latency_ms'] for k, v in t.items()},
                 block=f"{len(vit_blocks(one))} of {len(vit_blocks(model))} blocks, {len(names)} linear layers")
 
 # %% ../nbs/41_pipeline_budget.ipynb #b021
 def _name(ratio, head_ratio, share, sparsity=0.0) -> str:
     return (f"ratio {ratio:.3g}, heads {head_ratio:.3g}, int4 {share:.0%}" + (f", tiles {sparsity:.0%}" if sparsity else ''))
 
+# %% ../nbs/41_pipeline_budget.ipynb #2e583759
 def _share(model, bits) -> float:
     lins = vit_linears(model)
     return sum(lins[n].weight.numel() for n, b in bits.items() if b == 4)/sum(l.weight.numel() for l in lins.values())
 
+# %% ../nbs/41_pipeline_budget.ipynb #bb494291
 def _skipped(ratio, hr, worse) -> dict:
     return dict(name=_name(ratio, hr, 0), ratio=ratio, head_ratio=hr, int4_share=None, block_sparsity=0.0,
                 status=f"skipped: ratio {worse[0]:.3g}, heads {worse[1]:.3g} already failed")
 
-def _screen_level(dense, budget, ratio, hr, calib, example, hold, sensitivity, dense_acc, fit, recover_steps, probe, seed, dev):
+# %% ../nbs/41_pipeline_budget.ipynb #eadf8805
+def _screen_level(dense, budget, ratio, hr, calib, example, holdout, sensitivity, dense_acc, train, recover_steps, probe, seed, dev):
     "One pruning level's records, its `{name: model}` (on the CPU) and whether pruning alone failed the screen."
     from vitlab.deploy.mixed import quantize_mixed
     from vitlab.prune.block import prune_blocks
     lim = budget['max_drop'] + budget['slack']
-    m, plan, pr = prune_candidate(dense, ratio, hr, calib, example, hold, dense_acc, fit, recover_steps, budget['max_drop']/2, seed, dev)
+    m, plan, pr = prune_candidate(dense, ratio, hr, calib, example, holdout, dense_acc, train, recover_steps, budget['max_drop']/2, seed, dev)
     m.cpu()  # quantized models run on the CPU
     base = dict(ratio=ratio, head_ratio=hr, block_sparsity=0.0, flops=plan['report']['flops_after'], params=count_params(m),
                 acc_pruned=pr['acc'], recover=pr['note'])
     if ratio + hr > 0 and plan['report']['params_after'] == plan['report']['params_before']:  # e.g. heads only, which torch-pruning skips
         return [dict(base, name=_name(ratio, hr, 0), int4_share=None, status="skipped: this pruning level removed nothing")], {}, False
     if pr['drop'] > lim:
-        return [dict(base, name=_name(ratio, hr, 0), int4_share=None, est_size_mb=estimated_size_mb(m), drop_eager=pr['drop'],
+        return [dict(base, name=_name(ratio, hr, 0), int4_share=None, est_size_mb=model_size_mb(m, scales=True), drop_eager=pr['drop'],
                      status=f"rejected: pruning alone costs {pr['drop']:.2f} pt held out")], {}, True
     recs, models, failed = [], {}, None
     for bits in bit_plans(m, sensitivity, budget['int4_shares']):
-        sh = _share(m, bits); r = dict(base, name=_name(ratio, hr, sh), int4_share=sh, est_size_mb=estimated_size_mb(m, bits), bits=bits)
+        sh = _share(m, bits); r = dict(base, name=_name(ratio, hr, sh), int4_share=sh, est_size_mb=model_size_mb(m, bits, scales=True), bits=bits)
         if failed: recs.append(dict(r, status=f"skipped: {failed} already failed")); continue
-        r['acc_eager'] = accuracy(quantize_mixed(m, bits), hold); r['drop_eager'] = 100*(dense_acc - r['acc_eager'])
+        r['acc_eager'] = accuracy(quantize_mixed(m, bits), holdout); r['drop_eager'] = 100*(dense_acc - r['acc_eager'])
         r['status'] = 'screened' if r['drop_eager'] <= lim else f"rejected: {r['drop_eager']:.2f} pt held out (eager)"
         if r['drop_eager'] > lim: failed = f"int4 {sh:.0%}"
         recs.append(r); models[r['name']] = m
@@ -216,17 +217,18 @@ def _screen_level(dense, budget, ratio, hr, calib, example, hold, sensitivity, d
             try: prune_blocks(b, s, calib, tuple(probe['block']), example=example, progress=False)
             except VitlabError as e: recs.append(dict(base, name=_name(ratio, hr, 0, s), status=f"skipped: {e.problem}")); continue
             bits = {n: 8 for n in vit_linears(b)}
-            r = dict(base, name=_name(ratio, hr, 0, s), int4_share=0.0, block_sparsity=s, est_size_mb=estimated_size_mb(b, bits), bits=bits)
-            r['acc_eager'] = accuracy(quantize_mixed(b, bits), hold); r['drop_eager'] = 100*(dense_acc - r['acc_eager'])
+            r = dict(base, name=_name(ratio, hr, 0, s), int4_share=0.0, block_sparsity=s, est_size_mb=model_size_mb(b, bits, scales=True), bits=bits)
+            r['acc_eager'] = accuracy(quantize_mixed(b, bits), holdout); r['drop_eager'] = 100*(dense_acc - r['acc_eager'])
             r['status'] = 'screened' if r['drop_eager'] <= lim else f"rejected: {r['drop_eager']:.2f} pt held out (eager)"
             recs.append(r); models[r['name']] = b
     return recs, models, False
 
+# %% ../nbs/41_pipeline_budget.ipynb #00621df9
 def screen(dense:nn.Module,  # the dense float ViT (left unchanged)
            budget:dict,  # from `check_budget`
-           calib, example, hold,  # calibration batches, a batch-1 input, the held-out images
+           calib, example, holdout,  # calibration batches, a batch-1 input, the held-out images
            sensitivity:dict,  # `{block part: Ω_c}` of the dense model (ranks the int4 parts)
-           fit=None, recover_steps:int=0,  # recovery data and steps for pruned models that cost too much
+           train=None, recover_steps:int=0,  # recovery data and steps for pruned models that cost too much
            probe:dict|None=None,  # `block_sparsity_pays`: tile-sparse candidates only when it pays
            seed:int=0, progress:bool=True,
            device=None,  # pruning scores, the float models' held-out top-1 and recovery (default: `dense`'s device)
@@ -234,7 +236,7 @@ def screen(dense:nn.Module,  # the dense float ViT (left unchanged)
     "Eager held-out top-1 of every grid point, cheapest first per pruning level; `(records, {name: model})`. Under `torchrun` the processes share the levels."
     rank, world, _ = distributed()
     dev = next(dense.parameters()).device if device is None else torch.device(device)
-    if dense_acc is None: dense_acc = accuracy(dense, hold)
+    if dense_acc is None: dense_acc = accuracy(dense, holdout)
     levels = sorted({(r, h) for r in budget['ratios'] for h in budget['head_ratios']}, key=lambda p: (p[0] + p[1], p))
     recs, models, failed = [], {}, []
     worse = lambda lv: next(((r0, h0) for r0, h0 in failed if r0 <= lv[0] and h0 <= lv[1]), None)  # a failed level pruning no more
@@ -245,8 +247,8 @@ def screen(dense:nn.Module,  # the dense float ViT (left unchanged)
         todo, done = [lv for lv in batch if worse(lv) is None], {}
         if rank < len(todo):
             with one_process():  # recovery and held-out checks in this process alone
-                done[todo[rank]] = _screen_level(dense, budget, *todo[rank], calib, example, hold, sensitivity, dense_acc,
-                                                 fit, recover_steps, probe, seed, dev)
+                done[todo[rank]] = _screen_level(dense, budget, *todo[rank], calib, example, holdout, sensitivity, dense_acc,
+                                                 train, recover_steps, probe, seed, dev)
         got = {lv: (r, f) for lv, (r, _, f) in done.items()}
         if world > 1:
             parts = [None]*world; dist.all_gather_object(parts, got); got = {lv: v for part in parts for lv, v in part.items()}
@@ -259,6 +261,7 @@ def screen(dense:nn.Module,  # the dense float ViT (left unchanged)
     bar.close()
     return recs, models
 
+# %% ../nbs/41_pipeline_budget.ipynb #2a8dffb0
 def _gather_models(models:dict, names:set) -> dict:
     "Rank 0 gets the models behind `names` from whichever process screened them (the others get `{}`); one process keeps `models`."
     rank, world, _ = distributed()
@@ -268,18 +271,18 @@ def _gather_models(models:dict, names:set) -> dict:
     return {n: m for part in parts for n, m in part.items()} if rank == 0 else {}
 
 # %% ../nbs/41_pipeline_budget.ipynb #b023
-def pick_exports(recs:list, target:str, max_exports:int,
-                 int4_factor:float=1.0) -> list:  # int4 / int8 latency on the runtime (`int4_cost`), for target='latency'
+def pick_exports(recs:list, objective:str, max_exports:int,
+                 int4_factor:float=1.0) -> list:  # int4 / int8 latency on the runtime (`int4_cost`), for objective='latency'
     "The screened records worth exporting: non-dominated in (estimated cost, eager drop) first, cheapest first, at most `max_exports`."
     ok = [r for r in recs if r.get('status') == 'screened']
     if not ok: return []
-    cost = ((lambda r: r['flops']*(1 + (r.get('int4_share') or 0)*(int4_factor - 1))) if target == 'latency' else (lambda r: r['est_size_mb']))
+    cost = ((lambda r: r['flops']*(1 + (r.get('int4_share') or 0)*(int4_factor - 1))) if objective == 'latency' else (lambda r: r['est_size_mb']))
     F = np.array([[cost(r), r['drop_eager']] for r in ok])
     order = [i for f in non_dominated_sort(F) for i in sorted(f, key=lambda i: (*F[i], ok[i]['est_size_mb']))]
     return [ok[i] for i in order[:max_exports]]
 
 # %% ../nbs/41_pipeline_budget.ipynb #b026
-def measure_programs(recs:list, models:dict, dense:nn.Module, folder, example, hold, dense_acc:float,
+def measure_programs(recs:list, models:dict, dense:nn.Module, folder, example, holdout, dense_acc:float,
                      runs:int=30, progress:bool=True,
                      runtime:str='executorch',  # ExecuTorch takes each record's int4/int8 bits; the other runtimes their int8 recipe
                      calib=None) -> dict:  # calibration batches, for runtimes whose int8 is static
@@ -294,7 +297,7 @@ def measure_programs(recs:list, models:dict, dense:nn.Module, folder, example, h
                   else export_as(runtime, models[r['name']], f, example, 'int8', calib, overwrite=True))
         except VitlabError as e: r['status'] = f"export failed: {e.problem}"; continue
         progs[r['name']] = load_exported(f)
-        r.update(file=f.name, size_mb=file_mb(f), acc=accuracy(progs[r['name']], hold), status='measured', runtime=runtime,
+        r.update(file=f.name, size_mb=file_mb(f), acc=accuracy(progs[r['name']], holdout), status='measured', runtime=runtime,
                  precision='int4+int8' if r.get('int4_share') else 'int8')
         r['drop'] = 100*(dense_acc - r['acc'])
     t = latency_ms({'dense fp32': dense, **progs}, example, runs=runs)
@@ -303,13 +306,14 @@ def measure_programs(recs:list, models:dict, dense:nn.Module, folder, example, h
     return t['dense fp32']
 
 # %% ../nbs/41_pipeline_budget.ipynb #b028
-def _cost(r, target): return r['latency_ms'] if target == 'latency' else r['size_mb']
+def _cost(r, objective): return r['latency_ms'] if objective == 'latency' else r['size_mb']
 
-def choose(recs:list, max_drop:float, target:str) -> dict:
+# %% ../nbs/41_pipeline_budget.ipynb #917f1900
+def choose(recs:list, max_drop:float, objective:str) -> dict:
     "The measured program with the lowest latency (or size) within `max_drop` points held out; else a `VitlabError` naming the closest."
     done = [r for r in recs if r.get('status') == 'measured']
     ok = [r for r in done if r['drop'] <= max_drop + 1e-9]
-    if ok: return min(ok, key=lambda r: (_cost(r, target), r['drop']))
+    if ok: return min(ok, key=lambda r: (_cost(r, objective), r['drop']))
     seen = [r for r in recs if r.get('drop', r.get('drop_eager')) is not None]
     if not seen: raise VitlabError("no candidate could be evaluated", "check the grid (ratios, head_ratios, int4_shares) and the model")
     c = min(seen, key=lambda r: r.get('drop', r.get('drop_eager')))
@@ -320,19 +324,20 @@ def choose(recs:list, max_drop:float, target:str) -> dict:
                       "allow a larger max_drop, add milder settings to the grid (ratios=(0, …), int4_shares=(0, …)), or let recovery run (recover_steps)")
 
 # %% ../nbs/41_pipeline_budget.ipynb #b031
-def front(recs:list, target:str) -> list:
+def front(recs:list, objective:str) -> list:
     "Names of the measured programs on the Pareto front of (held-out drop, latency or size)."
     done = [r for r in recs if r.get('status') == 'measured']
     if not done: return []
-    return [done[i]['name'] for i in non_dominated_sort(np.array([[r['drop'], _cost(r, target)] for r in done]))[0]]
+    return [done[i]['name'] for i in non_dominated_sort(np.array([[r['drop'], _cost(r, objective)] for r in done]))[0]]
 
-def plot_front(recs:list, target:str, max_drop:float, best:dict|None=None, dense:dict|None=None, ax=None, title:str|None=None):
+# %% ../nbs/41_pipeline_budget.ipynb #abaf7b00
+def plot_front(recs:list, objective:str, max_drop:float, best:dict|None=None, dense:dict|None=None, ax=None, title:str|None=None):
     "Held-out drop against measured latency (or size) of every exported program, the front, the budget and the choice."
     import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(6.4, 3.8))[1]
-    key, unit = ('latency_ms', 'latency (ms, batch 1)') if target == 'latency' else ('size_mb', 'file size (MB)')
+    key, unit = ('latency_ms', 'latency (ms, batch 1)') if objective == 'latency' else ('size_mb', 'file size (MB)')
     done = [r for r in recs if r.get('status') == 'measured']
-    on = set(front(recs, target))
+    on = set(front(recs, objective))
     for r in done:
         ax.plot(r[key], r['drop'], 'o', color='C0' if r['name'] in on else 'C7', ms=6)
     f = sorted((r for r in done if r['name'] in on), key=lambda r: r[key])
@@ -341,74 +346,109 @@ def plot_front(recs:list, target:str, max_drop:float, best:dict|None=None, dense
     if best is not None: ax.plot(best[key], best['drop'], '*', color='C3', ms=15, label=f"chosen: {best['name']}")
     if dense is not None and dense.get(key): ax.axvline(dense[key], color='C2', ls=':', lw=1, label=f"dense FP32 eager ({dense[key]:.3g})")
     ax.set_xlabel(unit); ax.set_ylabel('top-1 drop, held out (pt)'); ax.grid(alpha=.3); ax.legend(fontsize=7)
-    ax.set_title(title or f'What the budget search measured (target: {target})')
+    ax.set_title(title or f'What the budget search measured (objective: {objective})')
     return ax
 
 # %% ../nbs/41_pipeline_budget.ipynb #b034
 BUDGET_FAMILIES = ('vit', 'swin', 'swinv2')  # the model families the budget search handles (structured pruning, sensitivity and mixed export)
 
-def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
-                  budget:dict,  # `dict(max_drop=1.0, target='latency'|'size', …)`, see `check_budget`
-                  folder,  # the chosen program (`budget_best.pte`), front.json and front.png are written here
-                  calib,  # calibration batches: Taylor importance, Fisher sensitivity, tile scores
-                  example:torch.Tensor,  # a batch-1 input
-                  hold,  # held-out images drawn from the training data (never the test set)
-                  fit=None,  # training images for recovery (None: no recovery)
-                  sensitivity:dict|None=None,  # `{block part: Ω_c}` of `dense` (default: Fisher, PMQ Eq. 10)
-                  runs:int=30, seed:int=0, progress:bool=True,
-                  device=None) -> dict|None:  # Fisher sensitivity, pruning scores, recovery, the float models' held-out top-1 (default: `dense`'s device)
-    "Prune × heads × int4/int8 bits (× tiles where they pay) under one top-1 budget; the choice is measured on the runtime. Under `torchrun` rank 0 alone writes and returns."
+# %% ../nbs/41_pipeline_budget.ipynb #5b9fcc25
+def dense_probes(dense:nn.Module,  # the dense float model (returned to the CPU)
+                 budget:dict,  # from `check_budget`
+                 folder,  # where the probe programs are written (removed after)
+                 calib, example, holdout,  # calibration batches, a batch-1 input, the held-out images
+                 sensitivity:dict|None=None,  # `{block part: Ω_c}` (default: Fisher, PMQ Eq. 10)
+                 device=None) -> dict:  # the held-out top-1 and the sensitivity run here (default: `dense`'s device)
+    "What the screen needs before it starts: the dense model's held-out top-1, its sensitivity, whether tile sparsity and int4 weights pay on the runtime, and the seconds each took."
     from vitlab.quant.sensitivity import fisher_sensitivity
-    b = check_budget(budget); check_vit(dense, 'the budget search', BUDGET_FAMILIES)
-    rank, world, _ = distributed()
     dev = next(dense.parameters()).device if device is None else torch.device(device)
-    if rank == 0: folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    clock, t = {}, time.time()
+    seconds, t = {}, time.time()
     def lap(k):
-        nonlocal t; clock[k] = round(time.time() - t, 1); t = time.time()
-    dense = dense.eval(); dense_acc = probe = c4 = None
-    if rank == 0:  # one process scores the dense model and times the probes; the others wait for its answers
-        dense.to(dev); dense_acc = accuracy(dense, hold)
-        if sensitivity is None: sensitivity = fisher_sensitivity(dense, _on(calib, dev), level='part', progress=False)
-        lap('sensitivity'); dense.cpu()  # the probes are exported from the CPU
-        sp = [s for s in b['block_sparsity'] if s > 0]
-        probe = block_sparsity_pays(dense, folder, max(sp), target=b['target'], runtime=b['runtime']) if sp else None
-        lap('tile probe')
-        c4 = int4_cost(dense, folder, example) if b['target'] == 'latency' and any(s > 0 for s in b['int4_shares']) else None
-        lap('int4 probe')
-    if world > 1: dense_acc, sensitivity, probe, c4 = share_json([dense_acc, sensitivity, probe, c4])
-    recs, models = screen(dense.to(dev), b, calib, example, hold, sensitivity, fit, b['recover_steps'], probe, seed, progress, dev, dense_acc)
-    dense.cpu()
-    todo = pick_exports(recs, b['target'], b['max_exports'], (c4 or {}).get('ratio') or 1.0)
-    models = _gather_models(models, {r['name'] for r in todo})
-    lap('screen')
-    if rank != 0: return None  # rank 0 alone exports, times and writes
-    cand = folder/'candidates'
+        nonlocal t; seconds[k] = round(time.time() - t, 1); t = time.time()
+    dense.eval().to(dev); acc = accuracy(dense, holdout)
+    if sensitivity is None: sensitivity = fisher_sensitivity(dense, _on(calib, dev), level='part', progress=False)
+    lap('sensitivity'); dense.cpu()  # the probes are exported from the CPU
+    sp = [s for s in budget['block_sparsity'] if s > 0]
+    probe = block_sparsity_pays(dense, folder, max(sp), objective=budget['objective'], runtime=budget['runtime']) if sp else None
+    lap('tile probe')
+    c4 = int4_cost(dense, folder, example) if budget['objective'] == 'latency' and any(s > 0 for s in budget['int4_shares']) else None
+    lap('int4 probe')
+    return dict(dense_acc=acc, sensitivity=sensitivity, probe=probe, int4_probe=c4, seconds=seconds)
+
+# %% ../nbs/41_pipeline_budget.ipynb #c8dd3b6e
+def export_and_choose(recs:list,  # every record of the screen (each gets `best`; measured programs not kept lose their `file`)
+                      todo:list,  # the records to export and measure (`pick_exports`)
+                      models:dict, dense:nn.Module, budget:dict, folder, example, holdout, dense_acc:float,
+                      runs:int=30, progress:bool=True, calib=None) -> tuple[dict, dict]:
+    "Measure `todo` on the runtime, choose (Eq. 1) and keep the chosen program as `folder/budget_best.*`; `(best record, the dense model's timing)`."
+    cand = Path(folder)/'candidates'
     try:
-        dense_t = measure_programs(todo, models, dense, cand, example, hold, dense_acc, runs, progress, b['runtime'], calib) if todo else {}
-        lap('export and measure')
-        best = choose(recs, b['max_drop'], b['target'])
+        dense_t = measure_programs(todo, models, dense, cand, example, holdout, dense_acc, runs, progress, budget['runtime'], calib) if todo else {}
+        best = choose(recs, budget['max_drop'], budget['objective'])
         keep = Path(best['file'])
         for f in ([cand/keep] + ([cand/keep.with_suffix('.bin')] if keep.suffix == '.xml' else []))[::-1]:  # OpenVINO: its .bin before the .xml
-            f.replace(folder/f'budget_best{f.suffix}')
+            f.replace(Path(folder)/f'budget_best{f.suffix}')
         best['file'] = f'budget_best{keep.suffix}'
     finally: shutil.rmtree(cand, ignore_errors=True)
     for r in recs:
         r['best'] = r is best
         if not r['best'] and 'file' in r: r['file'] = None  # measured, not kept
-    dense_rec = dict(name='dense fp32', status='baseline (eager FP32)', acc=dense_acc, drop=0.0, latency_ms=dense_t.get('latency_ms'), size_mb=count_params(dense)*4/1e6,
-                     params=count_params(dense), flops=next((r['flops'] for r in recs if r['ratio'] == 0 and r['head_ratio'] == 0), None))
-    out = dict(budget=b, dense=dense_rec, held_out=len(hold), processes=world, device=str(dev), probe=probe, int4_probe=c4, seconds=clock, front=front(recs, b['target']), best=best['name'],
-               records=recs, sensitivity=sensitivity)
-    save_json(out, folder/'front.json')
+    return best, dense_t
+
+# %% ../nbs/41_pipeline_budget.ipynb #24fbc72d
+def write_front(folder, recs:list, best:dict, budget:dict, dense:nn.Module,
+                known:dict,  # `dense_probes`' answers
+                dense_t:dict,  # the dense model's timing (`measure_programs`)
+                held_out:int, processes:int, device, seconds:dict) -> dict:
+    "front.json (the budget, the dense baseline, the probes, every record, the front and the choice) and front.png in `folder`; returns what front.json holds."
     import matplotlib.pyplot as plt
-    ax = plot_front(recs, b['target'], b['max_drop'], best, dense_rec); ax.figure.savefig(folder/'front.png', dpi=110, bbox_inches='tight'); plt.close(ax.figure)
+    dense_rec = dict(name='dense fp32', status='baseline (eager FP32)', acc=known['dense_acc'], drop=0.0, latency_ms=dense_t.get('latency_ms'),
+                     size_mb=count_params(dense)*4/1e6, params=count_params(dense),
+                     flops=next((r['flops'] for r in recs if r['ratio'] == 0 and r['head_ratio'] == 0), None))
+    out = dict(budget=budget, dense=dense_rec, held_out=held_out, processes=processes, device=str(device), probe=known['probe'],
+               int4_probe=known['int4_probe'], seconds=seconds, front=front(recs, budget['objective']), best=best['name'],
+               records=recs, sensitivity=known['sensitivity'])
+    save_json(out, Path(folder)/'front.json')
+    ax = plot_front(recs, budget['objective'], budget['max_drop'], best, dense_rec)
+    ax.figure.savefig(Path(folder)/'front.png', dpi=110, bbox_inches='tight'); plt.close(ax.figure)
     return out
+
+# %% ../nbs/41_pipeline_budget.ipynb #fc697f32
+def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
+                  budget:dict,  # `dict(max_drop=1.0, objective='latency'|'size', …)`, see `check_budget`
+                  folder,  # the chosen program (`budget_best.pte`), front.json and front.png are written here
+                  calib,  # calibration batches: Taylor importance, Fisher sensitivity, tile scores
+                  example:torch.Tensor,  # a batch-1 input
+                  holdout,  # held-out images drawn from the training data (never the test set)
+                  train=None,  # training images for recovery (None: no recovery)
+                  sensitivity:dict|None=None,  # `{block part: Ω_c}` of `dense` (default: Fisher, PMQ Eq. 10)
+                  runs:int=30, seed:int=0, progress:bool=True,
+                  device=None) -> dict|None:  # Fisher sensitivity, pruning scores, recovery, the float models' held-out top-1 (default: `dense`'s device)
+    "Prune × heads × int4/int8 bits (× tiles where they pay) under one top-1 budget; the choice is measured on the runtime. Under `torchrun` rank 0 alone writes and returns."
+    b = check_budget(budget); check_vit(dense, 'the budget search', BUDGET_FAMILIES)
+    rank, world, _ = distributed()
+    dev = next(dense.parameters()).device if device is None else torch.device(device)
+    if rank == 0: folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    dense = dense.eval()  # one process scores the dense model and times the probes; the others wait for its answers
+    known = dense_probes(dense, b, folder, calib, example, holdout, sensitivity, dev) if rank == 0 else None
+    if world > 1: known = share_json(known)
+    seconds, t = dict(known['seconds']), time.time()
+    recs, models = screen(dense.to(dev), b, calib, example, holdout, known['sensitivity'], train, b['recover_steps'], known['probe'],
+                          seed, progress, dev, known['dense_acc'])
+    dense.cpu()
+    todo = pick_exports(recs, b['objective'], b['max_exports'], (known['int4_probe'] or {}).get('int4_over_int8') or 1.0)
+    models = _gather_models(models, {r['name'] for r in todo})
+    seconds['screen'], t = round(time.time() - t, 1), time.time()
+    if rank != 0: return None  # rank 0 alone exports, times and writes
+    best, dense_t = export_and_choose(recs, todo, models, dense, b, folder, example, holdout, known['dense_acc'], runs, progress, calib)
+    seconds['export and measure'] = round(time.time() - t, 1)
+    return write_front(folder, recs, best, b, dense, known, dense_t, len(holdout), world, dev, seconds)
 
 # %% ../nbs/41_pipeline_budget.ipynb #b038
 BUDGET_COLUMNS = columns('name', 'acc', 'drop', 'acc_subset', 'params', 'flops', 'size_mb', 'latency_ms', 'speedup', 'status', 'best',
                          name='candidate', acc='top-1 held out %', acc_subset='top-1 test subset %')  # the search's report table
 
+# %% ../nbs/41_pipeline_budget.ipynb #a17eacf3
 def held_out_images(dense:nn.Module, rd, n:int, seed:int=0):
     "`n` held-out training images of a run (`RunData.holdout`); for a model without data, random images labelled by the dense model."
     from vitlab.quant.search import held_out
@@ -418,6 +458,7 @@ def held_out_images(dense:nn.Module, rd, n:int, seed:int=0):
     with torch.no_grad(): ys = torch.cat([dense.eval()(x).argmax(-1) for x in xs.split(64)])
     return torch.utils.data.TensorDataset(xs, ys)
 
+# %% ../nbs/41_pipeline_budget.ipynb #af295b29
 def compress_budget(model_name:str, dense:nn.Module, rd, budget:dict, folder, runs:int=30, seed:int=0, progress:bool=True,
                     device=None) -> list[dict]:  # see `budget_search`
     "`compress(budget=…)`: search, then report.json (one `best` record with its file), report.md, front.json and front.png in `folder`."
@@ -425,8 +466,8 @@ def compress_budget(model_name:str, dense:nn.Module, rd, budget:dict, folder, ru
     from vitlab.deploy.runtimes import RUNTIMES
     from vitlab.core import atomic_write_text
     b = check_budget(budget)
-    hold = held_out_images(dense, rd, b['held_out'], seed)
-    res = budget_search(dense, b, folder, rd.calib, rd.example, hold, rd.fit, runs=runs, seed=seed, progress=progress, device=device)
+    holdout = held_out_images(dense, rd, b['held_out'], seed)
+    res = budget_search(dense, b, folder, rd.calib, rd.example, holdout, rd.train, runs=runs, seed=seed, progress=progress, device=device)
     if res is None: return []  # another process of a torchrun group: rank 0 writes the report
     best = next(r for r in res['records'] if r['best'])
     recs = [dict(res['dense'], baseline=True, best=False, file=None, speedup=1.0)] + [{k: v for k, v in r.items() if k != 'bits'} for r in res['records']]
@@ -440,18 +481,18 @@ def compress_budget(model_name:str, dense:nn.Module, rd, budget:dict, folder, ru
         recs[0]['acc_subset'] = accuracy(dense, rd.subset)
         best = next(r for r in recs if r['best']); best['acc_subset'] = accuracy(load_exported(Path(folder)/best['file']), rd.subset)
     save_json(recs, Path(folder)/'report.json')
-    held = f"{len(hold):,} held-out training images" if rd.holdout is not None else f"{len(hold):,} random images labelled by the dense model (no data given)"
+    held = f"{len(holdout):,} held-out training images" if rd.holdout is not None else f"{len(holdout):,} random images labelled by the dense model (no data given)"
     p = res['probe']
     md = [f"# vitlab compress --budget: {model_name}", '',
-          f"- budget: at most {b['max_drop']:g} pt top-1 on {held}; target: {b['target']} of the exported {RUNTIMES[b['runtime']].label} program",
+          f"- budget: at most {b['max_drop']:g} pt top-1 on {held}; objective: {b['objective']} of the exported {RUNTIMES[b['runtime']].label} program",
           f"- recommended file: `{best['file']}` ({best['name']}: {best['latency_ms']:.2f} ms, {best['size_mb']:.2f} MB, "
           f"−{best['drop']:.2f} pt held out" + (f", top-1 {best['acc_subset']:.2%} on {rd.subset_name} vs dense {recs[0]['acc_subset']:.2%}" if rd.subset is not None else '') + ')',
           f"- grid: ratios {', '.join(f'{x:.3g}' for x in b['ratios'])}; head ratios {', '.join(f'{x:.3g}' for x in b['head_ratios'])}; "
           f"int4 shares {', '.join(f'{x:.0%}' for x in b['int4_shares'])} (Fisher-ranked block parts, the rest int8; int8 dynamic activations)",
           (f"- tile sparsity: {'tried' if p['pays'] else 'left out'} — the runtime ran a {p['sparsity']:.0%} tile-sparse {p['layer']} layer "
-           f"{p['gain']:.2f}× {'faster' if b['target'] == 'latency' else 'smaller'} than dense (needs {1.1:g}×)" if p else "- tile sparsity: not in the grid"),
-          *([f"- int4 weights: one encoder block ran {c4['ratio']:.2f}× as long with int4 as with int8 weights on the runtime; the export "
-             "order charges int4 layers' FLOPs that factor"] if (c4 := res.get('int4_probe')) and c4.get('ratio') else
+           f"{p['gain']:.2f}× {'faster' if b['objective'] == 'latency' else 'smaller'} than dense (needs {1.1:g}×)" if p else "- tile sparsity: not in the grid"),
+          *([f"- int4 weights: one encoder block ran {c4['int4_over_int8']:.2f}× as long with int4 as with int8 weights on the runtime; the export "
+             "order charges int4 layers' FLOPs that factor"] if (c4 := res.get('int4_probe')) and c4.get('int4_over_int8') else
             [f"- int4 weights: {c4['note']}"] if c4 else []),
           f"- {sum(r.get('status') == 'measured' for r in recs)} programs exported and measured (front: {', '.join(res['front'])}); "
           f"{sum(str(r.get('status', '')).startswith('rejected') for r in recs)} rejected by the eager screen, "

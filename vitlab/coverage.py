@@ -233,7 +233,7 @@ def _budget(c:Context):
     with contextlib.suppress(VitlabError):
         check_vit(c.model, 'the budget search', BUDGET_FAMILIES)
         return Outcome('not run', 'accepted: tests/test_budget.py runs it end to end')
-    budget_search(c.model, dict(max_drop=1.0, target='size'), c.folder/'budget', c.calib, c.example, c.data, runs=20, progress=False)
+    budget_search(c.model, dict(max_drop=1.0, objective='size'), c.folder/'budget', c.calib, c.example, c.data, runs=20, progress=False)
     raise _Wrong("budget_search ran on a family it does not support")
 
 # %% ../nbs/07_coverage.ipynb #a2b6f2ec

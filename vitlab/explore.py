@@ -22,11 +22,13 @@ __all__ = ['PRECISIONS', 'record_axes', 'load_records', 'select_records', 'paret
 # %% ../nbs/50_explore.ipynb #c005
 PRECISIONS = ('fp32', *QUANT_MODES, 'int8', 'int4+int8')  # eager: float and `quantize`'s modes; then exported programs' precisions
 
+# %% ../nbs/50_explore.ipynb #875fefe6
 def _ratio(name:str) -> float:
     if re.search(r'\bdense\b', name): return 0.0
     m = re.search(r'(?<![\w.])(\d+/\d+|\d*\.\d+|\d+)(?![\w.])', name.replace('pruned', ' '))
     return float(Fraction(m.group(1))) if m else 0.0
 
+# %% ../nbs/50_explore.ipynb #e8b6c17c
 def _precision(name:str) -> str:
     n = name.lower()
     if 'fp16' in n: return 'fp16'
@@ -34,6 +36,7 @@ def _precision(name:str) -> str:
     if 'int8' in n or 'dyn' in n: return 'int8_dynamic'
     return 'fp32'
 
+# %% ../nbs/50_explore.ipynb #bcce400c
 def _runtime(name:str) -> str:
     n = name.lower()
     if 'litert' in n or n.endswith('.tflite'): return 'litert'
@@ -43,6 +46,7 @@ def _runtime(name:str) -> str:
     if 'executorch' in n or re.search(r'\bet\b', n) or n.endswith('.pte'): return 'executorch'
     return 'eager'
 
+# %% ../nbs/50_explore.ipynb #5b44b705
 def record_axes(rec:dict) -> dict:
     "The pruning `ratio`, `precision` and `runtime` of a record: its own fields (vitlab writes them), else read from its name (older reports)."
     name = str(rec.get('name', ''))
@@ -139,6 +143,7 @@ def _live() -> bool:
     from IPython import get_ipython
     return getattr(get_ipython(), 'kernel', None) is not None
 
+# %% ../nbs/50_explore.ipynb #621d9f7c
 class Explorer:
     "Widgets over a list of records: pruning-ratio range, precision and runtime select the rows of a table and a plot."
     def __init__(self, src, title:str|None=None):
@@ -192,6 +197,7 @@ def _html_table(md:str) -> str:
     tr = ''.join('<tr>' + ''.join(f'<td style="padding:2px 8px;text-align:right">{c}</td>' for c in r) + '</tr>' for r in body)
     return f'<table style="border-collapse:collapse;font-size:12px"><thead><tr>{th}</tr></thead><tbody>{tr}</tbody></table>'
 
+# %% ../nbs/50_explore.ipynb #32c43ef2
 def explore(src, title:str|None=None) -> Explorer:
     "An `Explorer` over a `report.json` (path or folder) or a list of records; shown when it is a cell's last value."
     return Explorer(src, title)

@@ -17,8 +17,8 @@ from .quiet import quiet_stderr
 # %% auto #0
 __all__ = ['FIELDS', 'COLUMNS', 'ACC_LABELS', 'predict', 'accuracy', 'agreement', 'count_params', 'count_flops', 'size_mb',
            'latency_ms', 'activation_peak_mb', 'example_input', 'Field', 'Record', 'columns', 'measure_models',
-           'measure', 'MarkdownTable', 'records_table', 'acc_range', 'acc_basis', 'plot_records', 'reference_report',
-           'vitlab_measure']
+           'measure', 'MarkdownTable', 'records_table', 'acc_range', 'acc_basis', 'plot_records', 'spearman',
+           'reference_report', 'vitlab_measure']
 
 # %% ../nbs/03_measure.ipynb #26b7c4b6
 @torch.no_grad()
@@ -155,6 +155,7 @@ class Field:
     fmt: str  # format of a value in a table (params shown in millions, FLOPs in billions)
     doc: str
 
+# %% ../nbs/03_measure.ipynb #ec04f14c
 _num, _int = numbers.Real, numbers.Integral
 FIELDS = {  # every record field vitlab writes, in the order tables show them
     'name': Field(str, 'model', '{}', 'what was measured: a model, an exported file or a search candidate'),
@@ -261,6 +262,7 @@ def measure(model, data=None, name:str='model', example=None, runs:int=30, warmu
 # %% ../nbs/03_measure.ipynb #94d9db18
 COLUMNS = columns('name', 'acc', 'params', 'flops', 'size_mb', 'latency_ms', 'speedup', 'peak_mb', 'threads')  # a measurement table
 
+# %% ../nbs/03_measure.ipynb #40d2da23
 def _fmt(key, fmt, v):
     if v is None: return '–'
     if key == 'params': v = v/1e6
@@ -292,6 +294,7 @@ def acc_range(accs:list[float]) -> tuple[float, float]:
 ACC_LABELS = {None: 'top-1 %', 'test': 'top-1 on the test set (%)', 'subset': 'top-1 on the test subset (%)',
               'held-out': 'top-1 on held-out training images (%)'}
 
+# %% ../nbs/03_measure.ipynb #85450f28
 def acc_basis(records:list[dict]) -> tuple[str|None, str, list]:
     "The one top-1 basis to plot across `records`: `(key, axis label, values in % or None per record)`; key None when there is none."
     rs = [r for r in records if r.get('acc') is not None or r.get('acc_est') is not None]
@@ -330,6 +333,22 @@ def plot_records(records:list[dict], metrics=('latency_ms', 'size_mb', 'peak_mb'
         if m != metrics[0]: ax.set_yticklabels([])
     if title: fig.suptitle(title, fontsize=10)
     fig.tight_layout(); return fig
+
+# %% ../nbs/03_measure.ipynb #c027
+def _ranks(v) -> torch.Tensor:
+    v = torch.as_tensor(v, dtype=torch.float64)
+    r = torch.empty_like(v); r[v.argsort()] = torch.arange(len(v), dtype=torch.float64)
+    for u in v.unique(): r[v == u] = r[v == u].mean()  # ties share their mean rank
+    return r
+
+# %% ../nbs/03_measure.ipynb #128655fe
+def spearman(a:dict, b:dict) -> float:
+    "Spearman rank correlation of two `{component: score}` dicts over their common components."
+    keys = [k for k in a if k in b]
+    if len(keys) < 2: raise VitlabError(f"only {len(keys)} component(s) in common", "compare scores of the same model and level")
+    ra, rb = _ranks([a[k] for k in keys]), _ranks([b[k] for k in keys])
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float((ra*rb).sum()/(ra.norm()*rb.norm()))
 
 # %% ../nbs/03_measure.ipynb #1c54ce3d
 def reference_report(names=('deit_tiny_patch16_224', 'deit_small_patch16_224'), runs:int=30, threads:int|None=None,

@@ -17,7 +17,7 @@ from .models import create_model, check_vit, REFERENCE_NAME, REFERENCE_MODELS, r
 from .data import (TensorImages, fashion_mnist, fashion_mnist_subset, calibration_set, loader, data_config,
                          image_folder, image_folders)
 from .measure import measure_models, records_table, plot_records, accuracy, columns, Record
-from .prune.structured import prune_structured, apply_plan, recover, save_pruned, load_pruned, PRUNABLE_FAMILIES
+from .prune.structured import prune_structured, apply_plan, recover_if_better, save_pruned, load_pruned, PRUNABLE_FAMILIES
 from .train import distributed, resolve_device, sharded_accuracy, share_json
 from .deploy.ptq import quantize, check_backend, QUANT_MODES
 from .deploy.export import mobile_optimizer_status
@@ -25,8 +25,9 @@ from .deploy.runtimes import RUNTIMES, check_runtimes, export_as, load_exported,
 
 # %% auto #0
 __all__ = ['REFERENCES', 'PRESETS', 'REPORT_COLUMNS', 'hub_reachable', 'load_pretrained', 'load_source', 'RunData',
-           'compress_data', 'recover_if_better', 'export_variants', 'measure_variants', 'preset_settings', 'pick_best',
-           'check_compressible', 'compress', 'vitlab_compress']
+           'compress_data', 'export_variants', 'measure_variants', 'preset_settings', 'pick_best', 'check_compressible',
+           'Settings', 'check_settings', 'prune_copy', 'fp32_accuracy', 'quantize_variants', 'device_note',
+           'write_report', 'compress', 'vitlab_compress']
 
 # %% ../nbs/40_pipeline.ipynb #25775cc8
 def hub_reachable(timeout:float=3.0) -> bool:
@@ -56,8 +57,10 @@ def _classes_in(tensors:dict) -> int|None:
     w = tensors.get('head.weight')
     return int(w.shape[0]) if isinstance(w, torch.Tensor) and w.ndim == 2 else None
 
+# %% ../nbs/40_pipeline.ipynb #44892656
 REFERENCES = {name: family for family, name in REFERENCE_MODELS.items()}  # the trained reference models: name → family
 
+# %% ../nbs/40_pipeline.ipynb #fe06097d
 def load_source(model:str=REFERENCE_NAME,  # a timm name or a reference model's name (see `REFERENCES`)
                 weights:str|None=None,  # safetensors: dense weights for `model`, or a pruned file written by vitlab
                 pretrained:bool=False,  # timm's pretrained weights (hub or local cache)
@@ -88,7 +91,7 @@ class RunData:
     "Everything one `compress` run reads: splits, calibration batches, an example input, and what they are."
     example: torch.Tensor
     calib: list
-    fit: object = None  # the images recovery may train on
+    train: object = None  # the images recovery may train on
     holdout: object = None  # held-out training images: keep recovery only if it helps here
     test: object = None  # eager variants' accuracy
     subset: object = None  # exported programs' accuracy (at most 1,000 test images)
@@ -99,6 +102,7 @@ class RunData:
 # %% ../nbs/40_pipeline.ipynb #0be56dcb
 def _holdout_size(n:int, holdout:int) -> int: return min(holdout, n//5)
 
+# %% ../nbs/40_pipeline.ipynb #28545f7d
 def compress_data(model:nn.Module, is_reference:bool, data=None, calib_images:int=256, eval_images:int|None=None,
                   holdout:int=5000, seed:int=0) -> RunData:
     "The splits, calibration batches and example for compressing `model` on Fashion-MNIST, an image folder `data`, or nothing."
@@ -110,53 +114,25 @@ def compress_data(model:nn.Module, is_reference:bool, data=None, calib_images:in
         train = image_folder(Path(data)/'train', model)  # eval transforms: held-out check and calibration
         n_hold = _holdout_size(len(train), holdout)
         perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
-        fit, hold = Subset(train_aug, perm[n_hold:]), Subset(train, perm[:n_hold])
+        train_split, holdout_split = Subset(train_aug, perm[n_hold:]), Subset(train, perm[:n_hold])
         test = calibration_set(val, eval_images, seed) if eval_images and eval_images < len(val) else val
         subset = calibration_set(val, 1000, seed) if len(val) > 1000 else val
         calib = loader(calibration_set(train, min(calib_images, len(train)), seed=seed), 32)
-        return RunData(val[0][0][None], calib, fit, hold, test, subset, f"{Path(data).name}/val, {len(test):,} images",
+        return RunData(val[0][0][None], calib, train_split, holdout_split, test, subset, f"{Path(data).name}/val, {len(test):,} images",
                        f"{len(subset):,} images of {Path(data).name}/val" + (' (seeded sample)' if len(subset) < len(val) else ''), augment=False)
     if is_reference:
         test, train = fashion_mnist('test'), fashion_mnist('train')
         if eval_images: test = Subset(test, range(eval_images))
         n_hold = _holdout_size(len(train), holdout)
-        fit = TensorImages(train.images[:-n_hold], train.labels[:-n_hold])
-        hold = TensorImages(train.images[-n_hold:], train.labels[-n_hold:])
+        train_split = TensorImages(train.images[:-n_hold], train.labels[:-n_hold])
+        holdout_split = TensorImages(train.images[-n_hold:], train.labels[-n_hold:])
         calib = loader(calibration_set(train, calib_images, seed=seed), 32)
-        return RunData(test[0][0][None], calib, fit, hold, test, fashion_mnist_subset(), f"Fashion-MNIST test, {len(test):,} images",
+        return RunData(test[0][0][None], calib, train_split, holdout_split, test, fashion_mnist_subset(), f"Fashion-MNIST test, {len(test):,} images",
                        "the committed 1,000-image class-balanced subset of the Fashion-MNIST test split")
     g = torch.Generator().manual_seed(seed)
     xs = torch.randn(calib_images, *data_config(model)['input_size'], generator=g)
     with torch.no_grad(): ys = torch.cat([model(x).argmax(-1) for x in xs.split(32)])
     return RunData(xs[:1], list(zip(xs.split(32), ys.split(32))))  # the model's own predictions as labels
-
-# %% ../nbs/40_pipeline.ipynb #bb239b87
-def recover_if_better(pruned:nn.Module,  # the pruned model
-                      dense:nn.Module,  # its dense original, the teacher
-                      train,  # training images: a `TensorImages` whose last `holdout` images are held out, or the fit set when `holdout_ds` is given
-                      steps:int,  # distillation steps of 128 images
-                      seed:int=0, holdout:int=5000,
-                      holdout_ds=None,  # the held-out images (else the last `holdout` of `train`)
-                      min_gap:float=0.0,  # skip the fine-tune when pruning cost less than this (a fraction) on the held-out images
-                      augment:bool=True,
-                      **fit_kw) -> tuple[nn.Module, str]:  # `vitlab.train.fit`'s device, amp, workers, batch_size, state_file, ckpt_every, resume, resume_key
-    "Distil `dense` into a copy of `pruned`; keep whichever is better on held-out training images. Returns `(model, note)`."
-    if holdout_ds is None:
-        fit_ds, holdout_ds = TensorImages(train.images[:-holdout], train.labels[:-holdout]), TensorImages(train.images[-holdout:], train.labels[-holdout:])
-    else: fit_ds = train
-    acc = lambda m: sharded_accuracy(m, holdout_ds, workers=fit_kw.get('workers', 0))  # each torchrun process scores its share
-    a0 = acc(pruned)
-    if min_gap > 0:
-        ad = acc(dense)
-        if ad - a0 < min_gap:
-            return pruned, (f"recovery skipped: pruning cost {100*(ad-a0):.2f} pt on {len(holdout_ds):,} held-out training images "
-                            f"({ad:.2%} → {a0:.2%}), less than the {100*min_gap:.2g} pt worth a fine-tune")
-    cand = copy.deepcopy(pruned)
-    recover(cand, dense, fit_ds, max_steps=steps, seed=seed, progress=False, augment=augment, **fit_kw)
-    a1 = acc(cand)
-    keep = a1 > a0
-    return (cand if keep else pruned), (f"{steps} distillation steps of {fit_kw.get('batch_size', 128)} images: held-out training accuracy {a0:.2%} → {a1:.2%}, "
-                                       f"{'kept the recovered model' if keep else 'kept the pruned model (recovery did not help)'}")
 
 # %% ../nbs/40_pipeline.ipynb #e4471e1a
 def _folder(out, overwrite, make:bool=True):  # make=False: check only (the processes of a torchrun group other than rank 0)
@@ -166,10 +142,12 @@ def _folder(out, overwrite, make:bool=True):  # make=False: check only (the proc
     out.parent.mkdir(parents=True, exist_ok=True)
     return out, Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.tmp', dir=out.parent))
 
+# %% ../nbs/40_pipeline.ipynb #ce46622a
 def _ckpt_path(out) -> Path:
     "The recovery checkpoint of the run writing `out`: beside the folder, so a stopped run leaves it and the report folder never half-written."
     out = Path(out); return out.with_name(f'{out.name}.ckpt.safetensors')
 
+# %% ../nbs/40_pipeline.ipynb #450e3631
 def _sigterm_stops(ckpt:Path):
     "Make SIGTERM (torchrun stopping a group after one process failed, a cluster's pre-emption) an error that cleans up and says how to resume; returns the handler it replaced."
     def stop(signum, frame):
@@ -178,6 +156,7 @@ def _sigterm_stops(ckpt:Path):
     try: return signal.signal(signal.SIGTERM, stop)
     except ValueError: return None  # not the main thread: leave signals alone
 
+# %% ../nbs/40_pipeline.ipynb #d0f03dd6
 def _publish(tmp:Path, out:Path):
     "Move the finished folder into place; an old `out` is removed only once the new one is complete."
     old = None
@@ -240,6 +219,7 @@ PRESETS = {
 }  # depth_ratio: fraction of the encoder blocks removed; recover_steps: distillation steps of 128 images (when pruning
    # costs enough to be worth it); max_drop: top-1 points the recommended file may lose against the dense model (on the same images)
 
+# %% ../nbs/40_pipeline.ipynb #95fb4177
 def preset_settings(preset:str='paper', **given) -> dict:
     "The preset's settings, with every argument in `given` that is not None taking precedence."
     if preset not in PRESETS: raise VitlabError(f"unknown preset {preset!r}", f"use one of {', '.join(PRESETS)}")
@@ -270,9 +250,11 @@ class _Stages:
     def __call__(self, name):
         t = (time.time(), time.process_time()); self.stages[name] = (t[0]-self.t[0], t[1]-self.t[1]); self.t = t
 
+# %% ../nbs/40_pipeline.ipynb #7154f2a7
 REPORT_COLUMNS = columns('name', 'runtime', 'precision', 'acc', 'acc_on', 'acc_subset', 'acc_est', 'params', 'flops', 'size_mb',
                          'latency_ms', 'speedup', 'peak_mb', 'threads', 'best')  # the report's table
 
+# %% ../nbs/40_pipeline.ipynb #d0857077
 def _timing_line(q:dict) -> str:
     other = '' if q.get('other_cpus') is None else f", other processes used {q['other_cpus']:.2f} CPUs"
     s = f"- timing: batch 1, each program at {' and '.join(map(str, q['threads']))} threads in one interleaved run, reported at its faster count (`threads`); median p90/p10 {q['spread']:.2f}{other}"
@@ -280,6 +262,7 @@ def _timing_line(q:dict) -> str:
                         "the latencies and the recommendation may be wrong; run again on a quiet machine")
     return s
 
+# %% ../nbs/40_pipeline.ipynb #8ba7ba7b
 def _report_md(model, recs, plan, notes, rd, checks, settings) -> str:
     best = settings['best']
     md = [f"# vitlab compress: {model}", '',
@@ -317,6 +300,102 @@ def check_compressible(model:nn.Module, budget:dict|None=None) -> str:
     from vitlab.budget import BUDGET_FAMILIES
     return check_vit(model, 'compress with a budget', BUDGET_FAMILIES)
 
+# %% ../nbs/40_pipeline.ipynb #1d4d5152
+@dataclass
+class Settings:
+    "One `compress` run's settings, checked (`check_settings`): a preset's values wherever the caller gave none."
+    preset: str
+    ratio: float  # channel ratio pruned
+    importance: str
+    head_ratio: float
+    depth_ratio: float
+    recover_steps: int
+    max_drop: float  # top-1 points the recommended file may lose
+    quant: tuple  # eager PTQ modes
+    backend: str
+    runs: int  # timed runs per variant
+    runtimes: tuple  # runtimes exported to and timed
+    runtime: str|None = None  # recommend only this runtime's files
+    budget: dict|None = None  # instead of the preset: the budget search's budget
+    depth_given: bool = False  # depth_ratio chosen by the caller, not by the preset
+
+# %% ../nbs/40_pipeline.ipynb #3b844af3
+def check_settings(preset:str='paper', ratio:float|None=None, importance:str|None=None, head_ratio:float|None=None,
+                   depth_ratio:float|None=None, recover_steps:int|None=None, quant=QUANT_MODES, backend:str='x86', runs:int=30,
+                   runtimes=None, runtime:str|None=None, budget:dict|None=None) -> Settings:
+    "`compress`'s settings with `preset`'s values filled in, each checked before any work: a typo fails in a second, not after an hour."
+    ps = preset_settings(preset, ratio=ratio, importance=importance, head_ratio=head_ratio, depth_ratio=depth_ratio, recover_steps=recover_steps)
+    ratio = check_fraction(ps['ratio'], 'ratio'); check_fraction(ps['head_ratio'], 'head_ratio'); check_fraction(ps['depth_ratio'], 'depth_ratio')
+    runtimes = check_runtimes(runtimes)
+    if runtime is not None:
+        runtime = check_runtimes([runtime])[0]
+        if runtime not in runtimes: runtimes += (runtime,)
+    bad = [q for q in quant if q not in QUANT_MODES]
+    if bad: raise VitlabError(f"unknown quantization mode {bad[0]!r}", f"use any of {', '.join(QUANT_MODES)}")
+    check_backend(backend)
+    if runs < 20: raise VitlabError(f"runs={runs} is too few for a stable median", "use runs >= 20")
+    if not isinstance(ps['recover_steps'], int) or ps['recover_steps'] < 0:
+        raise VitlabError(f"recover_steps={ps['recover_steps']!r} is not a number of steps", "pass 0 (no recovery) or a positive whole number")
+    if budget is not None:
+        from vitlab.budget import check_budget
+        if runtime is not None: budget = {**budget, 'runtime': runtime}  # the search scores its candidates on the user's runtime
+        check_budget(budget)
+    return Settings(preset, ratio, ps['importance'], ps['head_ratio'], ps['depth_ratio'], ps['recover_steps'], ps['max_drop'], tuple(quant),
+                    backend, runs, runtimes, runtime, budget, depth_ratio is not None)
+
+# %% ../nbs/40_pipeline.ipynb #5c23aed1
+def prune_copy(dense:nn.Module, rd:RunData, s:Settings, device=None,
+               rank:int=0,  # this process in a torchrun group: rank 0 ranks the channels, the others apply its plan
+               model_kwargs:dict|None=None) -> tuple[nn.Module, dict]:  # timm arguments the model was built with (kept in the plan)
+    "A structurally pruned copy of `dense` (on the CPU) and its plan; every process of a torchrun group holds the same model."
+    dev = torch.device(device or 'cpu')
+    pruned = copy.deepcopy(dense)
+    if rank == 0:
+        plan = prune_structured(pruned.to(dev), s.ratio, s.importance, head_ratio=s.head_ratio, depth_ratio=s.depth_ratio,
+                                calib=[(x.to(dev), y.to(dev)) for x, y in rd.calib], example=rd.example.to(dev), progress=False)
+        kw = {k: list(v) if isinstance(v, tuple) else v for k, v in (model_kwargs or {}).items()}
+        plan['create_kwargs'] = {**kw, **plan['create_kwargs']}  # load_pruned rebuilds the same architecture
+    plan = share_json(plan if rank == 0 else None)
+    if rank != 0: apply_plan(pruned, plan)
+    return pruned.cpu(), plan
+
+# %% ../nbs/40_pipeline.ipynb #b6e1fd07
+def fp32_accuracy(models:dict, rd:RunData, device=None, workers:int=0) -> dict:
+    "`{name: {'acc', 'acc_subset'}}`: each float model's top-1 on the test set and on the subset, on `device`; under torchrun each process scores its share."
+    dev, known = torch.device(device or 'cpu'), {}
+    for name, m in models.items():
+        m.to(dev); known[name] = dict(acc=sharded_accuracy(m, rd.test, workers=workers), acc_subset=sharded_accuracy(m, rd.subset, workers=workers)); m.cpu()
+    return known
+
+# %% ../nbs/40_pipeline.ipynb #c378b03e
+def quantize_variants(pruned:nn.Module, tag:str, quant=QUANT_MODES, backend:str='x86', calib=None,
+                      subset_modes=('fp16',)) -> tuple[dict, dict, set]:  # modes scored on the 1k subset only (emulated on most CPUs)
+    "The eager PTQ variants of `pruned`: `({name: model}, {name: ('eager', mode)}, names scored on the subset only)`."
+    variants, kinds, on_subset = {}, {}, set()
+    for q in quant:
+        name = f'{tag} {q}' + (f' ({backend})' if q != 'fp16' else '')
+        variants[name], kinds[name] = quantize(pruned, q, backend=backend, calib=calib), ('eager', q)
+        if q in subset_modes: on_subset.add(name)
+    return variants, kinds, on_subset
+
+# %% ../nbs/40_pipeline.ipynb #921eb3c3
+def device_note(device, processes:int=1) -> str:
+    "The report's line on which device did what."
+    dev = torch.device(device)
+    where = 'the CPU' if dev.type == 'cpu' else f'{dev} ({torch.cuda.get_device_name(dev)})'
+    return (f"importance scores, recovery, its held-out checks and the FP32 models' top-1 on {where}"
+            + (f" in each of {processes} torchrun processes" if processes > 1 else '') + "; quantization, export, timing and the quantized variants' accuracy on the CPU")
+
+# %% ../nbs/40_pipeline.ipynb #442c3890
+def write_report(folder, model:str, recs:list, plan:dict, notes:dict, rd:RunData, checks:list, settings:dict):
+    "report.json (the records), report.md (how they were measured, the recommendation) and tradeoffs.png in `folder`."
+    import matplotlib.pyplot as plt
+    folder = Path(folder)
+    fig = plot_records(recs, title=f"{model}: {settings['ratio']:.4g} pruned ({settings['importance']}), {settings['backend']}")
+    fig.savefig(folder/'tradeoffs.png', dpi=110, bbox_inches='tight'); plt.close(fig)
+    save_json(recs, folder/'report.json')
+    atomic_write_text(folder/'report.md', _report_md(model, recs, plan, notes, rd, checks, settings))
+
 # %% ../nbs/40_pipeline.ipynb #f0dd2a66
 def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's name
              out='runs/compress',  # report folder (must not exist unless overwrite)
@@ -341,7 +420,7 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
              recover_min_gap:float=0.005,  # skip recovery when pruning cost less than this on held-out images
              subset_modes=('fp16',),  # eager quantization modes scored on the 1k subset only (FP16 is emulated on most CPUs)
              preset:str='paper',  # 'paper', 'balanced' or 'fast' (see `PRESETS`)
-             budget:dict|None=None,  # instead of a preset: dict(max_drop=1.0, target='latency'|'size'), searched by `vitlab.budget`
+             budget:dict|None=None,  # instead of a preset: dict(max_drop=1.0, objective='latency'|'size'), searched by `vitlab.budget`
              device='auto',  # importance scores, recovery and held-out checks: 'auto' (a GPU when one is visible), 'cpu', 'cuda', 'cuda:N'
              amp:bool=False,  # bfloat16 autocast during recovery
              batch_size:int=128,  # recovery's global batch (split across the processes under torchrun)
@@ -349,24 +428,7 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
              ckpt_every:int=500,  # recovery steps between resumable checkpoints (`<out>.ckpt.safetensors`); 0: none
              resume:bool=False) -> list[dict]:  # continue the stopped run of this `out` from its checkpoint
     "Prune → recover → quantize → export → measure; writes report.json/.md, a plot and the exported files to `out` (rank 0 of a torchrun group)."
-    depth_given = depth_ratio is not None
-    ps = preset_settings(preset, ratio=ratio, importance=importance, head_ratio=head_ratio, depth_ratio=depth_ratio, recover_steps=recover_steps)
-    ratio, importance, head_ratio, depth_ratio, recover_steps = ps['ratio'], ps['importance'], ps['head_ratio'], ps['depth_ratio'], ps['recover_steps']
-    ratio = check_fraction(ratio, 'ratio'); check_fraction(head_ratio, 'head_ratio'); check_fraction(depth_ratio, 'depth_ratio')
-    runtimes = check_runtimes(runtimes)
-    if runtime is not None:
-        runtime = check_runtimes([runtime])[0]
-        if runtime not in runtimes: runtimes += (runtime,)
-    bad = [q for q in quant if q not in QUANT_MODES]
-    if bad: raise VitlabError(f"unknown quantization mode {bad[0]!r}", f"use any of {', '.join(QUANT_MODES)}")
-    check_backend(backend)
-    if runs < 20: raise VitlabError(f"runs={runs} is too few for a stable median", "use runs >= 20")  # before hours of work, not after
-    if not isinstance(recover_steps, int) or recover_steps < 0:
-        raise VitlabError(f"recover_steps={recover_steps!r} is not a number of steps", "pass 0 (no recovery) or a positive whole number")
-    if budget is not None:
-        from vitlab.budget import check_budget
-        if runtime is not None: budget = {**budget, 'runtime': runtime}  # the search scores its candidates on the user's runtime
-        check_budget(budget)
+    s = check_settings(preset, ratio, importance, head_ratio, depth_ratio, recover_steps, quant, backend, runs, runtimes, runtime, budget)
     if data is not None and not Path(data).is_dir():
         raise VitlabError(f"data folder {data} does not exist", "pass a folder holding train/<class>/<image> and val/<class>/<image>")
     dev = resolve_device(device)  # a GPU asked for on a machine without one: an error before any work
@@ -385,69 +447,50 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
         if data is not None and weights is None and not pretrained and 'num_classes' not in kw:
             kw['num_classes'] = len(image_folders(data, create_model(model, **kw))[1].classes)
         dense, is_ref = load_source(model, weights, pretrained, kw)
-        family = check_compressible(dense, budget)  # before any image is read
+        family = check_compressible(dense, s.budget)  # before any image is read
         notes = {}
-        if family != 'vit' and depth_ratio and not depth_given:  # a preset's block removal applies to plain ViTs
-            notes['preset'] = (f"the {preset} preset's block removal ({depth_ratio:.3g} of the blocks) applies to ViTs; "
+        if family != 'vit' and s.depth_ratio and not s.depth_given:  # a preset's block removal applies to plain ViTs
+            notes['preset'] = (f"the {s.preset} preset's block removal ({s.depth_ratio:.3g} of the blocks) applies to ViTs; "
                                f"this {family} model keeps its blocks")
-            depth_ratio = 0.0
+            s.depth_ratio = 0.0
         rd = compress_data(dense, is_ref and data is None, data, calib_images, eval_images, seed=seed)
-        if budget is not None:  # one search over pruning × heads × bits, scored on the runtime; under torchrun the processes share its screen
+        if s.budget is not None:  # one search over pruning × heads × bits, scored on the runtime; under torchrun the processes share its screen
             from vitlab.budget import compress_budget
-            recs = compress_budget(model, dense, rd, budget, tmp, runs, seed, progress, device=dev)
+            recs = compress_budget(model, dense, rd, s.budget, tmp, s.runs, seed, progress, device=dev)
             if rank == 0: _publish(tmp, out)
             return recs
         bar = tqdm(total=5, desc='compress', disable=not progress or rank != 0)
-        pruned = copy.deepcopy(dense)
-        if rank == 0:  # one process ranks the channels, on the device; the others apply its plan
-            plan = prune_structured(pruned.to(dev), ratio, importance, head_ratio=head_ratio, depth_ratio=depth_ratio, calib=[(x.to(dev), y.to(dev)) for x, y in rd.calib],
-                                    example=rd.example.to(dev), progress=False)
-            plan['create_kwargs'] = {**{k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()}, **plan['create_kwargs']}  # load_pruned rebuilds the same architecture
-        plan = share_json(plan if rank == 0 else None)
-        if rank != 0: apply_plan(pruned, plan)
-        pruned.cpu()
+        pruned, plan = prune_copy(dense, rd, s, dev, rank, kw)
         clock('prune'); bar.update(1); bar.set_postfix_str('recover')
-        if recover_steps and rd.fit is not None and ratio + head_ratio + depth_ratio > 0:
+        if s.recover_steps and rd.train is not None and s.ratio + s.head_ratio + s.depth_ratio > 0:
             key = hashlib.sha256(json.dumps([model, None if weights is None else str(weights), plan, seed]).encode()).hexdigest()  # a checkpoint resumes only this model and plan
-            pruned, notes['recover'] = recover_if_better(pruned.to(dev), dense.to(dev), rd.fit, recover_steps, seed, holdout_ds=rd.holdout,
+            pruned, notes['recover'] = recover_if_better(pruned.to(dev), dense.to(dev), rd.train, s.recover_steps, seed, holdout_ds=rd.holdout,
                                                          min_gap=recover_min_gap, augment=rd.augment, device=dev, amp=amp, workers=workers,
                                                          batch_size=batch_size, state_file=ckpt, ckpt_every=ckpt_every, resume=resume, resume_key=key)
             pruned.cpu(); dense.cpu()
-        tag, known = f'pruned {plan["ratio"]:.4g}', {}
-        if rd.test is not None:  # the FP32 models' top-1 on the device, each process scoring its share of the images
-            for name, m in (('dense fp32', dense), (f'{tag} fp32', pruned)):
-                m.to(dev); known[name] = dict(acc=sharded_accuracy(m, rd.test, workers=workers), acc_subset=sharded_accuracy(m, rd.subset, workers=workers)); m.cpu()
+        tag = f'pruned {plan["ratio"]:.4g}'
+        known = fp32_accuracy({'dense fp32': dense, f'{tag} fp32': pruned}, rd, dev, workers) if rd.test is not None else {}
         if rank != 0: return []  # rank 0 alone quantizes, exports, times and writes the report
         save_pruned(pruned, plan, tmp/'pruned.safetensors')
         clock('recover'); bar.update(1); bar.set_postfix_str('quantize')
-        variants, on_subset = {'dense fp32': dense, f'{tag} fp32': pruned}, set()
-        kinds = {}
-        for q in quant:
-            name = f'{tag} {q}' + (f' ({backend})' if q != 'fp16' else '')
-            variants[name], kinds[name] = quantize(pruned, q, backend=backend, calib=rd.calib), ('eager', q)
-            if q in subset_modes: on_subset.add(name)
+        quantized, kinds, on_subset = quantize_variants(pruned, tag, s.quant, s.backend, rd.calib, subset_modes)
+        variants = {'dense fp32': dense, f'{tag} fp32': pruned, **quantized}
         clock('quantize'); bar.update(1); bar.set_postfix_str('export')
         files, checks = {}, []
         if export:
             loaded, files, checks, kinds_f = export_variants(pruned, variants, tag, tmp, rd.example, rd.subset if rd.test is not None else None,
-                                                             runtimes, rd.calib)
+                                                             s.runtimes, rd.calib)
             variants.update(loaded); kinds.update(kinds_f)
         clock('export'); bar.update(1); bar.set_postfix_str('measure')
-        recs, timing = measure_variants(variants, files, checks, rd, runs, plan['report']['flops_after'], plan['report']['params_after'],
+        recs, timing = measure_variants(variants, files, checks, rd, s.runs, plan['report']['flops_after'], plan['report']['params_after'],
                                         subset_only=on_subset, kinds=kinds, ratios={k: 0.0 if k == 'dense fp32' else plan['ratio'] for k in variants}, known=known)
         recs = [Record(r) for r in recs]  # typed and checked before they are reported
-        best = pick_best(recs, ps['max_drop'], runtime=runtime)
+        best = pick_best(recs, s.max_drop, runtime=s.runtime)
         clock('measure'); bar.update(1); bar.close()
-        fig = plot_records(recs, title=f"{model}: {ratio:.4g} pruned ({importance}), {backend}")
-        fig.savefig(tmp/'tradeoffs.png', dpi=110, bbox_inches='tight')
-        import matplotlib.pyplot as plt; plt.close(fig)
-        save_json(recs, tmp/'report.json')
-        settings = dict(preset=preset, ratio=ratio, importance=importance, head_ratio=head_ratio, depth_ratio=depth_ratio, backend=backend,
-                        max_drop=ps['max_drop'], minutes=(time.time()-t0)/60, stages=clock.stages, best=best, on_subset=on_subset,
-                        runtimes=runtimes if export else (), runtime=runtime, timing=timing,
-                        devices=(f"importance scores, recovery, its held-out checks and the FP32 models' top-1 on {'the CPU' if dev.type == 'cpu' else f'{dev} ({torch.cuda.get_device_name(dev)})'}"
-                                 + (f" in each of {world} torchrun processes" if world > 1 else '') + "; quantization, export, timing and the quantized variants' accuracy on the CPU"))
-        atomic_write_text(tmp/'report.md', _report_md(model, recs, plan, notes, rd, checks, settings))
+        write_report(tmp, model, recs, plan, notes, rd, checks,
+                     dict(preset=s.preset, ratio=s.ratio, importance=s.importance, head_ratio=s.head_ratio, depth_ratio=s.depth_ratio, backend=s.backend,
+                          max_drop=s.max_drop, minutes=(time.time()-t0)/60, stages=clock.stages, best=best, on_subset=on_subset,
+                          runtimes=s.runtimes if export else (), runtime=s.runtime, timing=timing, devices=device_note(dev, world)))
         _publish(tmp, out)
         ckpt.unlink(missing_ok=True)  # the report is complete: nothing left to resume
     except BaseException:
@@ -476,7 +519,7 @@ def vitlab_compress(out:str='runs/compress',  # report folder to create
                     runtimes:str=None,  # comma-separated runtimes to export to and time (default: every installed one): litert,executorch,onnx,openvino,lite
                     runtime:str=None,  # recommend only this runtime's files (the one your app ships with)
                     budget_drop:float=None,  # top-1 points: search pruning × heads × bits within this budget instead of a preset
-                    budget_target:str='latency',  # with --budget_drop: minimise the program's 'latency' or 'size'
+                    budget_objective:str='latency',  # with --budget_drop: minimise the program's 'latency' or 'size'
                     overwrite:bool=False,  # replace an existing report folder
                     device:str='auto',  # auto (a GPU when one is visible), cpu, cuda or cuda:N: importance, recovery and its held-out checks
                     amp:bool=False,  # bfloat16 autocast during recovery (GPUs with bfloat16, CPUs)
@@ -491,7 +534,7 @@ def vitlab_compress(out:str='runs/compress',  # report folder to create
         if kw is not None and not isinstance(kw, dict): raise VitlabError("--model_kwargs must be a JSON object", """write it like '{"img_size": 32}'""")
         recs = compress(model, out, weights, ratio, importance, head_ratio, depth_ratio=depth_ratio, recover_steps=recover_steps, backend=backend,
                         runs=runs, runtimes=runtimes, runtime=runtime, overwrite=overwrite, data=data, pretrained=pretrained, model_kwargs=kw, preset=preset,
-                        budget=dict(max_drop=budget_drop, target=budget_target) if budget_drop is not None else None,
+                        budget=dict(max_drop=budget_drop, objective=budget_objective) if budget_drop is not None else None,
                         device=device, amp=amp, batch_size=batch_size, workers=workers, ckpt_every=ckpt_every, resume=resume)
     except VitlabError as e: raise SystemExit(f"vitlab_compress: {e}")
     if int(os.environ.get('RANK', 0)) != 0: return  # under torchrun rank 0 alone reports

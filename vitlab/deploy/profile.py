@@ -25,6 +25,7 @@ def _rows(stats:dict, runs:int, top:int|None) -> list[dict]:
             for k, s in stats.items()]
     return sorted(rows, key=lambda r: -r['self_ms'])[:top]
 
+# %% ../../nbs/34_deploy_profile.ipynb #1df1b4c2
 @torch.no_grad()
 def op_profile(model,  # an eager model, a quantized model or a `LiteModel`: anything whose ops torch's dispatcher runs
                example:torch.Tensor,  # a batch-1 input
@@ -121,6 +122,7 @@ class CallSplit:
     delegate_calls: int  # XNNPACK subgraphs entered
     xnnpack_ops: dict  # XNNPACK operator name -> how many run
 
+# %% ../../nbs/34_deploy_profile.ipynb #2e1e2891
 def et_call_split(pte,  # the .pte file (no ETRecord needed)
                   example:torch.Tensor, runs:int=20, warmup:int=3) -> CallSplit:
     "Medians over `runs` of how a call of an ExecuTorch program splits, from the event times in its ETDump."

@@ -331,12 +331,14 @@ def _fill(costs, r_lo, r_hi, budget):
         r[n] = (n0 + k)/L['tiles']; need -= k*per
     return r if sparse_flops(costs, r) <= budget else r_hi
 
+# %% ../../nbs/11_prune_block.ipynb #476b3449
 def _check_curves(curves, costs):
     if not isinstance(curves, dict) or set(curves) != set(costs['layers']):
         missing = sorted(set(costs['layers']) - set(curves or {}))[:3]
         raise VitlabError(f"the curves do not match the model's prunable layers (missing e.g. {missing})",
                           "compute them with delta_curves(model, calib, block) for this model and block shape")
 
+# %% ../../nbs/11_prune_block.ipynb #b31e3c21
 def _ratios_at(lam, slopes, power, beta, alphas, alpha_max, costs):
     out = {}
     for n, L in costs['layers'].items():
@@ -405,6 +407,7 @@ def uniform_sparsity(model:nn.Module, flops_ratio:float, block=(16, 16), example
 # %% ../../nbs/11_prune_block.ipynb #f587b3b0
 PLAN_FORMAT = 'vitlab.block_plan/1'
 
+# %% ../../nbs/11_prune_block.ipynb #0b298b9a
 def _create_kwargs(model) -> tuple[str, dict]:
     "timm name and the keyword arguments that rebuild this model's shape (`timm_architecture`: image size, channels, classes, a Swin's stages; plus patch size and a ViT's depth)."
     arch, kw = timm_architecture(model)
@@ -538,6 +541,7 @@ class _Keep(nn.Module):
     def __init__(self, mask): super().__init__(); self.register_buffer('mask', mask)
     def forward(self, w): return w*self.mask
 
+# %% ../../nbs/11_prune_block.ipynb #eb2f3f04
 @contextlib.contextmanager
 def masked(model:nn.Module, plan:dict):
     "Within the block, every pruned tile of `plan` is held at zero (a parametrisation); on exit the masked weights are baked in."
@@ -623,6 +627,7 @@ def _single_layer_losses(model, lins, names, alphas, calib, block, n_samples, ta
         model.train(was)
     return meas, sum(F.cross_entropy(l, y, reduction='sum').item() for l, y in zip(logits, ys))/N
 
+# %% ../../nbs/11_prune_block.ipynb #157bb49a
 def curve_rank_agreement(model:nn.Module,  # the dense ViT or Swin the curves were measured on (left unchanged)
                          curves:dict,  # `delta_curves` output, for all layers or some
                          calib,  # the calibration batches the curves were computed from
@@ -634,7 +639,7 @@ def curve_rank_agreement(model:nn.Module,  # the dense ViT or Swin the curves we
                          measured:CurveAgreement|None=None,  # reuse the measurements of an earlier call (same layers, ratios, data)
                          progress:bool=True) -> CurveAgreement:
     "Per ratio α, the Spearman rank correlation over layers between δ_i(α) and the measured loss increase of pruning layer i alone to α."
-    from vitlab.quant.sensitivity import spearman
+    from vitlab.measure import spearman
     lins = block_layers(model, block); block = check_block(block)
     if not isinstance(curves, dict) or len(curves) < 2 or any(n not in lins for n in curves):
         raise VitlabError("the curves do not match the model's prunable layers (at least two are needed)", "pass delta_curves(model, calib, block) of this model")

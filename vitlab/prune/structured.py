@@ -22,7 +22,7 @@ from ..gradients import fisher_diagonal, iter_sample_grads, calibration_batches
 __all__ = ['IMPORTANCES', 'PRUNABLE_FAMILIES', 'HEADS_ONLY_RATIO', 'channel_scores', 'gradient_stats', 'ChannelImportance',
            'timm_architecture', 'n_blocks_removed', 'calibration_loss', 'skip_costs', 'select_blocks', 'keep_blocks',
            'kept_heads', 'PrunedWindowAttentionV2', 'prune_structured', 'attention_paths_agree', 'apply_plan',
-           'save_pruned', 'load_pruned', 'recover']
+           'save_pruned', 'load_pruned', 'recover', 'recover_if_better']
 
 # %% ../../nbs/10_prune_structured.ipynb #c006
 IMPORTANCES = ('l1', 'l2', 'taylor', 'hessian')
@@ -527,3 +527,33 @@ def recover(model:nn.Module, teacher:nn.Module, train_ds, epochs:int=1, lr:float
     from vitlab.train import fit  # with max_steps, as many epochs as the steps need
     return fit(model, train_ds, epochs=None if max_steps else epochs, lr=lr, batch_size=batch_size, warmup=0.05, teacher=teacher, kd_T=kd_T,
                kd_alpha=kd_alpha, max_steps=max_steps, seed=seed, progress=progress, **kwargs)
+
+# %% ../../nbs/10_prune_structured.ipynb #bb239b87
+def recover_if_better(pruned:nn.Module,  # the pruned model
+                      dense:nn.Module,  # its dense original, the teacher
+                      train,  # training images: a `TensorImages` whose last `holdout` images are held out, or the fit set when `holdout_ds` is given
+                      steps:int,  # distillation steps of 128 images
+                      seed:int=0, holdout:int=5000,
+                      holdout_ds=None,  # the held-out images (else the last `holdout` of `train`)
+                      min_gap:float=0.0,  # skip the fine-tune when pruning cost less than this (a fraction) on the held-out images
+                      augment:bool=True,
+                      **fit_kw) -> tuple[nn.Module, str]:  # `vitlab.train.fit`'s device, amp, workers, batch_size, state_file, ckpt_every, resume, resume_key
+    "Distil `dense` into a copy of `pruned`; keep whichever is better on held-out training images. Returns `(model, note)`."
+    from vitlab.data import TensorImages
+    from vitlab.train import sharded_accuracy
+    if holdout_ds is None:
+        fit_ds, holdout_ds = TensorImages(train.images[:-holdout], train.labels[:-holdout]), TensorImages(train.images[-holdout:], train.labels[-holdout:])
+    else: fit_ds = train
+    acc = lambda m: sharded_accuracy(m, holdout_ds, workers=fit_kw.get('workers', 0))  # each torchrun process scores its share
+    a0 = acc(pruned)
+    if min_gap > 0:
+        ad = acc(dense)
+        if ad - a0 < min_gap:
+            return pruned, (f"recovery skipped: pruning cost {100*(ad-a0):.2f} pt on {len(holdout_ds):,} held-out training images "
+                            f"({ad:.2%} → {a0:.2%}), less than the {100*min_gap:.2g} pt worth a fine-tune")
+    cand = copy.deepcopy(pruned)
+    recover(cand, dense, fit_ds, max_steps=steps, seed=seed, progress=False, augment=augment, **fit_kw)
+    a1 = acc(cand)
+    keep = a1 > a0
+    return (cand if keep else pruned), (f"{steps} distillation steps of {fit_kw.get('batch_size', 128)} images: held-out training accuracy {a0:.2%} → {a1:.2%}, "
+                                       f"{'kept the recovered model' if keep else 'kept the pruned model (recovery did not help)'}")

@@ -29,6 +29,7 @@ __all__ = ['BITS', 'CALIBRATORS', 'SHRINK', 'QUANT_FAMILIES', 'FIELDS', 'PATCH_F
 # %% ../../nbs/21_quant_fake.ipynb #c006
 BITS = tuple(range(2, 9))  # the bit-widths vitlab simulates
 
+# %% ../../nbs/21_quant_fake.ipynb #08ed7a55
 def check_bits(bits, what:str='bits') -> int:
     "Return `bits` as an int if it is a whole number in 2..8, else raise `VitlabError`."
     ok = not isinstance(bits, bool) and isinstance(bits, (int, float)) and bits == bits and bits == int(bits) and int(bits) in BITS
@@ -38,6 +39,7 @@ def check_bits(bits, what:str='bits') -> int:
 # %% ../../nbs/21_quant_fake.ipynb #c006b
 CALIBRATORS = ('minmax', 'percentile', 'omse')
 
+# %% ../../nbs/21_quant_fake.ipynb #c985bf8b
 def check_calibrator(calibrator) -> str:
     "Return `calibrator` if vitlab knows it, else raise `VitlabError`."
     if calibrator not in CALIBRATORS:
@@ -93,6 +95,7 @@ def _rows(x:torch.Tensor, per_channel:bool) -> torch.Tensor:
     x = x.detach().float()
     return x.reshape(x.shape[0], -1) if per_channel and x.ndim else x.reshape(1, -1)
 
+# %% ../../nbs/21_quant_fake.ipynb #0e46a154
 def _kth(v:torch.Tensor, q:float) -> torch.Tensor:
     "Row-wise `q`-quantile of a 2-d tensor (nearest rank; works on tensors of any size, unlike `torch.quantile`)."
     k = min(v.shape[1], max(1, math.ceil(q*v.shape[1] - 1e-9)))  # nearest rank; the tolerance absorbs 0.999*n rounding up
@@ -101,12 +104,14 @@ def _kth(v:torch.Tensor, q:float) -> torch.Tensor:
 # %% ../../nbs/21_quant_fake.ipynb #c019b
 SHRINK = torch.linspace(1.0, 0.05, 39)  # OMSE's candidate shrink factors of the min-max range (1 = min-max)
 
+# %% ../../nbs/21_quant_fake.ipynb #4e4957c4
 def _candidates(symmetric:bool):
     "Shrink factors `(a, b)` turning `[lo, hi]` into `[a·lo, b·hi]`; the first pair keeps the min-max range."
     if symmetric: return SHRINK, SHRINK
     g = SHRINK[::2]
     return g.repeat_interleave(len(g)), g.repeat(len(g))
 
+# %% ../../nbs/21_quant_fake.ipynb #7cfefd0a
 def _omse(v:torch.Tensor, w, lo:torch.Tensor, hi:torch.Tensor, bits:int, symmetric:bool):
     "Per row of `v` (values, weighted by counts `w` if given), the candidate range with the least squared error."
     A, B = _candidates(symmetric)
@@ -166,6 +171,7 @@ def quantize_tensor(x:torch.Tensor,  # the tensor to quantize (a weight: out × 
 # %% ../../nbs/21_quant_fake.ipynb #c027
 QUANT_FAMILIES = ('vit', 'swin', 'swinv2')  # the model families vitlab's quantization handles
 
+# %% ../../nbs/21_quant_fake.ipynb #7939f789
 def vit_attentions(model:nn.Module) -> dict:
     "The attention module of every ViT or Swin block, by module name, in block order."
     names = {m: n for n, m in model.named_modules()}
@@ -189,10 +195,12 @@ def attention_tokens(model:nn.Module) -> dict:
 FIELDS = ('weights', 'activations', 'qk', 'p', 'v')
 PATCH_FIELDS = ('p_patches', 'v_patches')
 
+# %% ../../nbs/21_quant_fake.ipynb #086f0817
 def _bits_map(d, what:str) -> dict:
     if not isinstance(d, dict): raise VitlabError(f"{what} must map names to bit-widths, got {type(d).__name__}", "pass a dict such as {'blocks.0.attn.qkv': 8}")
     return {str(k): check_bits(b, f"{what}[{k!r}]") for k, b in d.items()}
 
+# %% ../../nbs/21_quant_fake.ipynb #6b3aafcd
 def _patch_map(d, what:str) -> dict:
     if not isinstance(d, dict): raise VitlabError(f"{what} must map attention names to per-token bit lists, got {type(d).__name__}", "pass e.g. {'blocks.0.attn': [8, 7, 6, …]}")
     out = {}
@@ -235,6 +243,7 @@ def _per_block(vals, n:int, what:str) -> list:
         return [check_bits(b, what) for b in vals]
     return [check_bits(vals, what)]*n
 
+# %% ../../nbs/21_quant_fake.ipynb #49f8db2e
 @patch(cls_method=True)
 def per_block(cls:BitConfig, model:nn.Module,  # the timm ViT the config is for
               w=8, a=8, p=8,  # weight, linear-input and P bits: an int or one per block
@@ -636,6 +645,7 @@ def _set_point(m:ActQuant, cal:Calibration, bits:int, token_bits, symmetric:bool
         m.params = (s, z.float(), *qrange(bits, symmetric))
     m.bits, m.mode = (list(token_bits) if per_token else bits), 'quant'
 
+# %% ../../nbs/21_quant_fake.ipynb #02b90706
 def set_bits(qmodel:nn.Module,  # a model from `fake_quantize`
              config:BitConfig,  # the bit-widths to simulate
              calibrator:str|None=None,  # switch the activation calibrator (None: keep); no calibration run needed

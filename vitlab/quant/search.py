@@ -90,12 +90,17 @@ def encode(w, a, p, bits=(4, 8)) -> np.ndarray:
     return np.array([[b == hi for b in t] for t in zip(w, a, p)], dtype=bool).ravel()
 
 # %% ../../nbs/24_quant_search.ipynb #c019
-def model_size_mb(model:nn.Module, config:BitConfig) -> float:
-    "Weight storage in MB: `config`'s weight bit-widths on its layers, 32-bit floats for every other parameter."
+def model_size_mb(model:nn.Module,
+                  bits:BitConfig|dict|None=None,  # a `BitConfig`, or `{layer name: weight bits}`; None: all FP32
+                  scales:bool=False) -> float:  # count the quantization scales as XNNPACK stores them (8-bit: per output channel, 4-bit: per group of 32)
+    "Weight storage in MB: the quantized layers at their weight bit-widths, 32-bit floats for every other parameter."
+    bits = bits.weight_bits() if isinstance(bits, BitConfig) else (bits or {})
     mods, quantized, total = dict(model.named_modules()), set(), 0.
-    for name, b in config.weight_bits().items():
+    for name, b in bits.items():
         w = mods[name].weight
+        if b >= 32: continue
         quantized.add(id(w)); total += w.numel()*b/8
+        if scales: total += 4*(w.numel()//32 if b == 4 else w.shape[0])
     return (total + 4*sum(p.numel() for p in model.parameters() if id(p) not in quantized))/1e6
 
 # %% ../../nbs/24_quant_search.ipynb #c023

@@ -11,11 +11,11 @@ from ..core import VitlabError
 from ..models import check_vit, vit_blocks, vit_linears
 from ..gradients import fisher_diagonal, calibration_batches, output_logits
 from .fake import QUANT_FAMILIES
+from ..measure import spearman  # rank agreement of two metrics
 
 # %% auto #0
 __all__ = ['LEVELS', 'components', 'component_sizes', 'fisher_sensitivity', 'hessian_vector_product', 'hutchinson_probes',
-           'TraceEstimate', 'hessian_trace', 'plot_trace_convergence', 'spearman', 'plot_sensitivity',
-           'sensitivity_bits']
+           'TraceEstimate', 'hessian_trace', 'plot_trace_convergence', 'plot_sensitivity', 'sensitivity_bits']
 
 # %% ../../nbs/20_quant_sensitivity.ipynb #c006
 LEVELS = ('layer', 'part')
@@ -170,22 +170,6 @@ def plot_trace_convergence(est:TraceEstimate,  # the result of `hessian_trace`
     b.set(xlabel='probes', ylabel='relative change of total trace', title='stopping rule'); b.legend()
     fig.tight_layout()
     return fig
-
-# %% ../../nbs/20_quant_sensitivity.ipynb #c027
-def _ranks(v) -> torch.Tensor:
-    v = torch.as_tensor(v, dtype=torch.float64)
-    r = torch.empty_like(v); r[v.argsort()] = torch.arange(len(v), dtype=torch.float64)
-    for u in v.unique(): r[v == u] = r[v == u].mean()  # ties share their mean rank
-    return r
-
-# %% ../../nbs/20_quant_sensitivity.ipynb #128655fe
-def spearman(a:dict, b:dict) -> float:
-    "Spearman rank correlation of two `{component: score}` dicts over their common components."
-    keys = [k for k in a if k in b]
-    if len(keys) < 2: raise VitlabError(f"only {len(keys)} component(s) in common", "compare scores of the same model and level")
-    ra, rb = _ranks([a[k] for k in keys]), _ranks([b[k] for k in keys])
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return float((ra*rb).sum()/(ra.norm()*rb.norm()))
 
 # %% ../../nbs/20_quant_sensitivity.ipynb #c030
 def plot_sensitivity(scores:dict,  # {component: score} at level 'layer' or 'part'
