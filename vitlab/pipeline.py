@@ -36,6 +36,7 @@ def hub_reachable(timeout:float=3.0) -> bool:
     try: socket.create_connection((url.hostname, url.port or (443 if url.scheme == 'https' else 80)), timeout=timeout).close(); return True
     except OSError: return False
 
+# %% ../nbs/40_pipeline.ipynb #fe6739b4
 def load_pretrained(name:str,  # a timm model name
                     **kwargs):  # passed on to timm (img_size, num_classes, …)
     "timm's pretrained weights for `name`, from the hub or the local cache; a clear `VitlabError` when neither has them."

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/10_prune_structured.ipynb #c003
 from __future__ import annotations
-import math, json, types, warnings
+import copy, math, json, types, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
