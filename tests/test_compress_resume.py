@@ -9,11 +9,11 @@ STEPS, EVERY = 24, 4
 KW = dict(img_size=32, patch_size=8, depth=2, in_chans=1, num_classes=10)
 SCRIPT = '''
 import sys, time, torch
-import vitlab.pipeline
+import vitlab.prune.structured  # where recover_if_better finds `recover`
 from vitlab.pipeline import compress
 torch.set_num_threads(1)
 out, data, how = sys.argv[1], sys.argv[2], sys.argv[3]
-recover, seen = vitlab.pipeline.recover, []
+recover, seen = vitlab.prune.structured.recover, []
 def counted(model, *a, **k):  # counts the training steps recovery runs; with 'slow' each sleeps, to be stopped half way
     def step(m, x):
         seen.append(1)
@@ -21,7 +21,7 @@ def counted(model, *a, **k):  # counts the training steps recovery runs; with 's
     h = model.register_forward_pre_hook(step)
     try: return recover(model, *a, **k)
     finally: h.remove()
-vitlab.pipeline.recover = counted
+vitlab.prune.structured.recover = counted
 recs = compress(%r, out, data=data, model_kwargs=%r, ratio=0.25, recover_steps=%d, recover_min_gap=0.0, calib_images=64, runs=20,
                 quant=(), export=False, batch_size=32, device='cpu', progress=False, ckpt_every=%d, resume=how == 'resume')
 print('RECORDS', len(recs), 'STEPS', len(seen))
