@@ -25,7 +25,11 @@ def run(fn:Path, cells=None):
         cell.outputs = []  # execnb keeps a cell's old outputs when a run produces none
         ran.add(id(cell)); return False
     os.environ['TQDM_DISABLE'] = '1'  # no progress frames in stored outputs
-    with working_directory(fn.parent): CaptureShell(fn).run_all(nb, exc_stop=True, preproc=skip)
+    try:
+        with working_directory(fn.parent): CaptureShell(fn).run_all(nb, exc_stop=True, preproc=skip)
+    except BaseException:  # keep what ran (an hour of timings, say) beside the notebook, which stays as it was
+        write_nb(nb, fn.with_suffix('.failed.ipynb')); print(f"{fn}: a cell failed; the outputs so far are in {fn.with_suffix('.failed.ipynb')}")
+        raise
     for c in nb.cells:  # what a reader should see: results, not warnings, library logs or progress bars on stderr
         if id(c) in ran: c.outputs = [o for o in c.outputs if not (o.get('output_type') == 'stream' and o.get('name') == 'stderr')]
     write_nb(nb, fn)
