@@ -403,7 +403,7 @@ def write_front(folder, recs:list, best:dict, budget:dict, dense:nn.Module,
     "front.json (the budget, the dense baseline, the probes, every record, the front and the choice) and front.png in `folder`; returns what front.json holds."
     import matplotlib.pyplot as plt
     dense_rec = dict(name='dense fp32', status='baseline (eager FP32)', acc=known['dense_acc'], drop=0.0, latency_ms=dense_t.get('latency_ms'),
-                     size_mb=count_params(dense)*4/1e6, params=count_params(dense),
+                     size_mb=model_size_mb(dense), params=count_params(dense),  # FP32 weights
                      flops=next((r['flops'] for r in recs if r['ratio'] == 0 and r['head_ratio'] == 0), None))
     out = dict(budget=budget, dense=dense_rec, held_out=held_out, processes=processes, device=str(device), probe=known['probe'],
                int4_probe=known['int4_probe'], seconds=seconds, front=front(recs, budget['objective']), best=best['name'],
