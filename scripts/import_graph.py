@@ -44,7 +44,7 @@ def graph():
     return edges, private
 
 # The data flow, first stage first: a module may import its own stage and earlier ones, never a later one.
-STAGES = [('vitlab.core', 'vitlab.quiet'), ('vitlab.data', 'vitlab.models'), ('vitlab.measure', 'vitlab.train', 'vitlab.gradients'),
+STAGES = [('vitlab.core', 'vitlab.quiet'), ('vitlab.data', 'vitlab.models'), ('vitlab.measure', 'vitlab.train', 'vitlab.gradients', 'vitlab.fronts'),
           ('vitlab.prune',), ('vitlab.quant',), ('vitlab.deploy',), ('vitlab.pipeline', 'vitlab.budget'), ('vitlab.explore',),
           ('vitlab.coverage',)]
 

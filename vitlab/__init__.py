@@ -22,7 +22,7 @@ MAIN_API = {  # name → the module that defines it
     'quantize': 'deploy.ptq', 'quantize_pt2e': 'deploy.ptq', 'export_pte': 'deploy.export', 'export_lite': 'deploy.export',
     'export_tflite': 'deploy.litert', 'export_onnx': 'deploy.onnx', 'export_openvino': 'deploy.openvino',
     'load_exported': 'deploy.runtimes',
-    'compress': 'pipeline', 'budget_search': 'budget', 'explore': 'explore',
+    'compress': 'pipeline', 'budget_search': 'budget', 'explore': 'explore', 'pareto_front': 'fronts', 'plot_front': 'fronts',
 }
 
 # %% ../nbs/09_vitlab.ipynb #1f86c6f6

@@ -4,7 +4,7 @@
 
 # %% ../nbs/41_pipeline_budget.ipynb #b003
 from __future__ import annotations
-import copy, math, shutil, time
+import copy, math, shutil
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn
@@ -12,14 +12,15 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 from .core import VitlabError, check_fraction, save_json
 from .models import check_vit, vit_linears, vit_blocks
-from .measure import accuracy, count_params, latency_ms, columns, Record
-from .quant.search import non_dominated_sort, model_size_mb
+from .measure import accuracy, count_params, latency_ms, columns, Record, StageClock
+from .quant.search import model_size_mb
+from .fronts import non_dominated_sort, pareto_front, plot_front
 from .train import distributed, one_process, share_json
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'BUDGET_DEFAULTS', 'BUDGET_FAMILIES', 'BUDGET_COLUMNS', 'check_budget', 'bit_plans', 'prune_candidate',
            'block_sparsity_pays', 'int4_cost', 'screen', 'pick_exports', 'measure_programs', 'choose', 'front',
-           'plot_front', 'dense_probes', 'export_and_choose', 'write_front', 'budget_search', 'held_out_images',
+           'plot_budget_front', 'dense_probes', 'export_and_choose', 'write_front', 'budget_search', 'held_out_images',
            'compress_budget']
 
 # %% ../nbs/41_pipeline_budget.ipynb #b006
@@ -306,7 +307,8 @@ def measure_programs(recs:list, models:dict, dense:nn.Module, folder, example, h
     return t['dense fp32']
 
 # %% ../nbs/41_pipeline_budget.ipynb #b028
-def _cost(r, objective): return r['latency_ms'] if objective == 'latency' else r['size_mb']
+_COST_KEY = dict(latency='latency_ms', size='size_mb')  # the record field each objective minimises
+def _cost(r, objective): return r[_COST_KEY[objective]]
 
 # %% ../nbs/41_pipeline_budget.ipynb #917f1900
 def choose(recs:list, max_drop:float, objective:str) -> dict:
@@ -326,26 +328,17 @@ def choose(recs:list, max_drop:float, objective:str) -> dict:
 # %% ../nbs/41_pipeline_budget.ipynb #b031
 def front(recs:list, objective:str) -> list:
     "Names of the measured programs on the Pareto front of (held-out drop, latency or size)."
-    done = [r for r in recs if r.get('status') == 'measured']
-    if not done: return []
-    return [done[i]['name'] for i in non_dominated_sort(np.array([[r['drop'], _cost(r, objective)] for r in done]))[0]]
+    return pareto_front([r for r in recs if r.get('status') == 'measured'], _COST_KEY[objective], 'drop', y_lower=True)
 
 # %% ../nbs/41_pipeline_budget.ipynb #abaf7b00
-def plot_front(recs:list, objective:str, max_drop:float, best:dict|None=None, dense:dict|None=None, ax=None, title:str|None=None):
-    "Held-out drop against measured latency (or size) of every exported program, the front, the budget and the choice."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(6.4, 3.8))[1]
-    key, unit = ('latency_ms', 'latency (ms, batch 1)') if objective == 'latency' else ('size_mb', 'file size (MB)')
+def plot_budget_front(recs:list, objective:str, max_drop:float, best:dict|None=None, dense:dict|None=None, ax=None, title:str|None=None):
+    "Held-out drop against measured latency (or size) of every exported program (`plot_front`), with the budget, the choice and the dense model."
+    key, unit = _COST_KEY[objective], 'latency (ms, batch 1)' if objective == 'latency' else 'file size (MB)'
     done = [r for r in recs if r.get('status') == 'measured']
-    on = set(front(recs, objective))
-    for r in done:
-        ax.plot(r[key], r['drop'], 'o', color='C0' if r['name'] in on else 'C7', ms=6)
-    f = sorted((r for r in done if r['name'] in on), key=lambda r: r[key])
-    ax.plot([r[key] for r in f], [r['drop'] for r in f], '-', color='C0', lw=1, label=f'front ({len(f)} of {len(done)} programs)')
+    ax = plot_front(done, key, 'drop', y_lower=True, ax=ax, chosen=best, label=f"front ({len(front(recs, objective))} of {len(done)} programs)")
     ax.axhline(max_drop, color='C3', ls='--', lw=1, label=f'budget: {max_drop:g} pt')
-    if best is not None: ax.plot(best[key], best['drop'], '*', color='C3', ms=15, label=f"chosen: {best['name']}")
     if dense is not None and dense.get(key): ax.axvline(dense[key], color='C2', ls=':', lw=1, label=f"dense FP32 eager ({dense[key]:.3g})")
-    ax.set_xlabel(unit); ax.set_ylabel('top-1 drop, held out (pt)'); ax.grid(alpha=.3); ax.legend(fontsize=7)
+    ax.set_xlabel(unit); ax.set_ylabel('top-1 drop, held out (pt)'); ax.legend(fontsize=7)
     ax.set_title(title or f'What the budget search measured (objective: {objective})')
     return ax
 
@@ -362,18 +355,16 @@ def dense_probes(dense:nn.Module,  # the dense float model (returned to the CPU)
     "What the screen needs before it starts: the dense model's held-out top-1, its sensitivity, whether tile sparsity and int4 weights pay on the runtime, and the seconds each took."
     from vitlab.quant.sensitivity import fisher_sensitivity
     dev = next(dense.parameters()).device if device is None else torch.device(device)
-    seconds, t = {}, time.time()
-    def lap(k):
-        nonlocal t; seconds[k] = round(time.time() - t, 1); t = time.time()
+    clock = StageClock()
     dense.eval().to(dev); acc = accuracy(dense, holdout)
     if sensitivity is None: sensitivity = fisher_sensitivity(dense, _on(calib, dev), level='part', progress=False)
-    lap('sensitivity'); dense.cpu()  # the probes are exported from the CPU
+    clock('sensitivity'); dense.cpu()  # the probes are exported from the CPU
     sp = [s for s in budget['block_sparsity'] if s > 0]
     probe = block_sparsity_pays(dense, folder, max(sp), objective=budget['objective'], runtime=budget['runtime']) if sp else None
-    lap('tile probe')
+    clock('tile probe')
     c4 = int4_cost(dense, folder, example) if budget['objective'] == 'latency' and any(s > 0 for s in budget['int4_shares']) else None
-    lap('int4 probe')
-    return dict(dense_acc=acc, sensitivity=sensitivity, probe=probe, int4_probe=c4, seconds=seconds)
+    clock('int4 probe')
+    return dict(dense_acc=acc, sensitivity=sensitivity, probe=probe, int4_probe=c4, seconds=clock.wall())
 
 # %% ../nbs/41_pipeline_budget.ipynb #c8dd3b6e
 def export_and_choose(recs:list,  # every record of the screen (each gets `best`; measured programs not kept lose their `file`)
@@ -409,7 +400,7 @@ def write_front(folder, recs:list, best:dict, budget:dict, dense:nn.Module,
                int4_probe=known['int4_probe'], seconds=seconds, front=front(recs, budget['objective']), best=best['name'],
                records=recs, sensitivity=known['sensitivity'])
     save_json(out, Path(folder)/'front.json')
-    ax = plot_front(recs, budget['objective'], budget['max_drop'], best, dense_rec)
+    ax = plot_budget_front(recs, budget['objective'], budget['max_drop'], best, dense_rec)
     ax.figure.savefig(Path(folder)/'front.png', dpi=110, bbox_inches='tight'); plt.close(ax.figure)
     return out
 
@@ -432,17 +423,17 @@ def budget_search(dense:nn.Module,  # the dense float ViT (left unchanged)
     dense = dense.eval()  # one process scores the dense model and times the probes; the others wait for its answers
     known = dense_probes(dense, b, folder, calib, example, holdout, sensitivity, dev) if rank == 0 else None
     if world > 1: known = share_json(known)
-    seconds, t = dict(known['seconds']), time.time()
+    clock = StageClock()
     recs, models = screen(dense.to(dev), b, calib, example, holdout, known['sensitivity'], train, b['recover_steps'], known['probe'],
                           seed, progress, dev, known['dense_acc'])
     dense.cpu()
     todo = pick_exports(recs, b['objective'], b['max_exports'], (known['int4_probe'] or {}).get('int4_over_int8') or 1.0)
     models = _gather_models(models, {r['name'] for r in todo})
-    seconds['screen'], t = round(time.time() - t, 1), time.time()
+    clock('screen')
     if rank != 0: return None  # rank 0 alone exports, times and writes
     best, dense_t = export_and_choose(recs, todo, models, dense, b, folder, example, holdout, known['dense_acc'], runs, progress, calib)
-    seconds['export and measure'] = round(time.time() - t, 1)
-    return write_front(folder, recs, best, b, dense, known, dense_t, len(holdout), world, dev, seconds)
+    clock('export and measure')
+    return write_front(folder, recs, best, b, dense, known, dense_t, len(holdout), world, dev, known['seconds'] | clock.wall())
 
 # %% ../nbs/41_pipeline_budget.ipynb #b038
 BUDGET_COLUMNS = columns('name', 'acc', 'drop', 'acc_subset', 'params', 'flops', 'size_mb', 'latency_ms', 'speedup', 'status', 'best',

@@ -76,17 +76,18 @@ def atomic_write_text(path, text:str, overwrite:bool=True):
     with atomic_path(path, overwrite) as tmp: Path(tmp).write_text(text)
     return Path(path)
 
-# %% ../nbs/00_core.ipynb #2047ed35
-def save_json(obj, path, overwrite:bool=True):
-    "Write `obj` as indented JSON to `path` atomically."
-    return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default), overwrite)
-
+# %% ../nbs/00_core.ipynb #2047ed35j
 def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)
     if isinstance(o, (np.floating,)): return float(o)
     if isinstance(o, torch.Tensor): return o.tolist()
     if isinstance(o, Path): return str(o)
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+# %% ../nbs/00_core.ipynb #2047ed35
+def save_json(obj, path, overwrite:bool=True):
+    "Write `obj` as indented JSON to `path` atomically."
+    return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default), overwrite)
 
 # %% ../nbs/00_core.ipynb #222da674
 def load_json(path):

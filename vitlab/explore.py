@@ -7,17 +7,15 @@ from __future__ import annotations
 import json, re
 from fractions import Fraction
 from pathlib import Path
-import numpy as np
 from fastcore.basics import patch
 from .core import VitlabError
-from .quant.search import non_dominated_sort
+from .fronts import pareto_front, plot_front
 from .measure import records_table, acc_range, acc_basis, MarkdownTable, Record
 from .deploy.ptq import QUANT_MODES
 from .deploy.runtimes import RUNTIME_NAMES
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'record_axes', 'load_records', 'select_records', 'pareto_front', 'plot_tradeoff', 'plot_grouped',
-           'Explorer', 'explore']
+__all__ = ['PRECISIONS', 'record_axes', 'load_records', 'select_records', 'plot_tradeoff', 'plot_grouped', 'Explorer', 'explore']
 
 # %% ../nbs/50_explore.ipynb #c005
 PRECISIONS = ('fp32', *QUANT_MODES, 'int8', 'int4+int8')  # eager: float and `quantize`'s modes; then exported programs' precisions
@@ -77,14 +75,6 @@ def select_records(records:list[dict], ratio:tuple|None=None,  # (low, high) pru
     return [r for r in records if lo - 1e-9 <= r['ratio'] <= hi + 1e-9 and precision in (None, 'all', r['precision'])
             and runtime in (None, 'all', r['runtime'])]
 
-# %% ../nbs/50_explore.ipynb #c013
-def pareto_front(records:list[dict], x:str='latency_ms',  # lower is better
-                 y:str='acc') -> list[str]:  # higher is better
-    "Names of the records that no other record beats on both lower `x` and higher `y` (the first front of `non_dominated_sort`)."
-    rs = [r for r in records if r.get(x) is not None and r.get(y) is not None]
-    if not rs: return []
-    return [rs[i]['name'] for i in sorted(non_dominated_sort(np.array([[r[x], -r[y]] for r in rs], dtype=float))[0])]
-
 # %% ../nbs/50_explore.ipynb #c016
 def plot_tradeoff(records:list[dict], selected:list[dict]|None=None, ax=None, title:str|None=None):
     "Top-1 (%, one basis: `acc_basis`) vs latency (ms), area ∝ size (MB); `selected` records in colour, the rest grey; returns the figure."
@@ -102,15 +92,15 @@ def plot_tradeoff(records:list[dict], selected:list[dict]|None=None, ax=None, ti
         ax.scatter(r['latency_ms'], r['_y'], s=30 + 400*(r.get('size_mb') or 0)/smax, alpha=.85 if on else .25,
                    color=('#1f4e79' if r.get('baseline') else '#e07b39') if on else '#b0b0b0', edgecolor='white', zorder=3 if on else 2)
         if on: ax.annotate(r['name'], (r['latency_ms'], r['_y']), fontsize=7, xytext=(4, 3), textcoords='offset points')
-    front = [r for r in rs if r['name'] in pareto_front([q for q in rs if q['name'] in sel], 'latency_ms', '_y')] if has_acc else []
-    front.sort(key=lambda r: r['latency_ms'])
-    if len(front) > 1: ax.plot([r['latency_ms'] for r in front], [r['_y'] for r in front], '--', color='#e07b39', lw=1, zorder=1, label='Pareto front')
+    shown = [q for q in rs if q['name'] in sel] if has_acc else []
+    if len(pareto_front(shown, 'latency_ms', '_y')) > 1:
+        plot_front(shown, 'latency_ms', '_y', ax=ax, color='#e07b39', label='Pareto front', others=False, markers=False, ls='--')
     if has_acc and rs: ax.set_ylim(*acc_range([r['_y'] for r in rs]))
     ax.set_xlabel('latency (ms, batch 1)'); ax.set_ylabel(acc_label if has_acc else 'size (MB)')
     ax.grid(alpha=.3); ax.set_title(title or 'accuracy – latency – size (area ∝ MB)', fontsize=10)
     if not has_acc and any(r.get('acc') is not None for r in records):  # top-1 on different images: say so, do not plot it
         ax.text(0.01, 0.99, acc_label, transform=ax.transAxes, ha='left', va='top', fontsize=7, color='#a00')
-    if len(front) > 1: ax.legend(fontsize=8, loc='lower right')
+    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=8, loc='lower right')
     fig.tight_layout(); return fig
 
 # %% ../nbs/50_explore.ipynb #c019

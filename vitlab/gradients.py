@@ -30,6 +30,7 @@ def fused_qkv_attentions(model:nn.Module) -> list:
     "The Swin-V2 attentions of `model` that apply `qkv.weight` with `F.linear` (their `qkv` module never runs)."
     return [b.attn for b in vit_blocks(model) if getattr(b.attn, 'q_bias', None) is not None and getattr(b.attn, 'qkv_bias_separate', True) is False]
 
+# %% ../nbs/05_gradients.ipynb #c006w1
 @contextlib.contextmanager
 def qkv_through_module(model:nn.Module):
     "Within the block, Swin-V2 attentions call their `qkv` module (then add the q/v bias), so hooks on it see its input and output."
@@ -61,6 +62,7 @@ def _batches(calib, batch_size:int=64):
     if calib is None: raise VitlabError("no calibration data", "pass calib=, e.g. loader(calibration_set(fashion_mnist('train'), 256), 32)")
     return calib
 
+# %% ../nbs/05_gradients.ipynb #c0091
 def calibration_batches(calib, n_samples:int|None):
     "Yield `(x, y)` batches from `calib` until `n_samples` samples were given; an empty `calib` is an error."
     if n_samples is not None and (not isinstance(n_samples, int) or n_samples < 1):

@@ -16,9 +16,9 @@ from .quiet import quiet_stderr
 
 # %% auto #0
 __all__ = ['FIELDS', 'COLUMNS', 'ACC_LABELS', 'predict', 'accuracy', 'agreement', 'count_params', 'count_flops', 'size_mb',
-           'latency_ms', 'activation_peak_mb', 'example_input', 'Field', 'Record', 'columns', 'measure_models',
-           'measure', 'MarkdownTable', 'records_table', 'acc_range', 'acc_basis', 'plot_records', 'spearman',
-           'reference_report', 'vitlab_measure']
+           'latency_ms', 'activation_peak_mb', 'StageClock', 'example_input', 'Field', 'Record', 'columns',
+           'measure_models', 'measure', 'MarkdownTable', 'records_table', 'acc_range', 'acc_basis', 'plot_records',
+           'spearman', 'reference_report', 'vitlab_measure']
 
 # %% ../nbs/03_measure.ipynb #26b7c4b6
 @torch.no_grad()
@@ -130,6 +130,16 @@ def activation_peak_mb(model, example:torch.Tensor) -> float:
                  for e in prof.events())
     live = list(itertools.accumulate(v for _, v in pts if v))
     return max([0] + live)/1e6
+
+# %% ../nbs/03_measure.ipynb #clk2
+class StageClock:
+    "Wall and CPU seconds of each stage of a run: call it with the stage's name when the stage ends."
+    def __init__(self): self.stages, self.t = {}, (time.time(), time.process_time())
+    def __call__(self, name:str):
+        t = (time.time(), time.process_time()); self.stages[name] = (t[0]-self.t[0], t[1]-self.t[1]); self.t = t
+    def wall(self) -> dict:
+        "`{stage: wall seconds}`, to a tenth of a second."
+        return {k: round(w, 1) for k, (w, _) in self.stages.items()}
 
 # %% ../nbs/03_measure.ipynb #a09c8eec
 def example_input(model=None, data=None) -> torch.Tensor:

@@ -16,7 +16,7 @@ from .core import VitlabError, check_fraction, save_json, atomic_write_text, rea
 from .models import create_model, check_vit, REFERENCE_NAME, REFERENCE_MODELS, reference_model
 from .data import (TensorImages, fashion_mnist, fashion_mnist_subset, calibration_set, loader, data_config,
                          image_folder, image_folders)
-from .measure import measure_models, records_table, plot_records, accuracy, columns, Record
+from .measure import measure_models, records_table, plot_records, accuracy, columns, Record, StageClock
 from .prune.structured import prune_structured, apply_plan, recover_if_better, save_pruned, load_pruned, PRUNABLE_FAMILIES
 from .train import distributed, resolve_device, sharded_accuracy, share_json
 from .deploy.ptq import quantize, check_backend, QUANT_MODES
@@ -244,13 +244,6 @@ def pick_best(recs:list[dict], max_drop:float=1.0, baseline:str='dense fp32',
     best['best'] = True
     return best
 
-# %% ../nbs/40_pipeline.ipynb #e17883e1
-class _Stages:
-    "Wall and CPU seconds of each stage, recorded when called with the stage's name."
-    def __init__(self): self.stages, self.t = {}, (time.time(), time.process_time())
-    def __call__(self, name):
-        t = (time.time(), time.process_time()); self.stages[name] = (t[0]-self.t[0], t[1]-self.t[1]); self.t = t
-
 # %% ../nbs/40_pipeline.ipynb #7154f2a7
 REPORT_COLUMNS = columns('name', 'runtime', 'precision', 'acc', 'acc_on', 'acc_subset', 'acc_est', 'params', 'flops', 'size_mb',
                          'latency_ms', 'speedup', 'peak_mb', 'threads', 'best')  # the report's table
@@ -443,7 +436,7 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
     if rank == 0 and overwrite and not resume: ckpt.unlink(missing_ok=True)
     old_handler = _sigterm_stops(ckpt)
     try:
-        seed_everything(seed); t0 = time.time(); clock = _Stages()
+        seed_everything(seed); t0 = time.time(); clock = StageClock()
         kw = dict(model_kwargs or {})
         if data is not None and weights is None and not pretrained and 'num_classes' not in kw:
             kw['num_classes'] = len(image_folders(data, create_model(model, **kw))[1].classes)

@@ -37,6 +37,7 @@ class XnnpackLayerNorm(nn.Module):
         if self.bias is not None: y = y + self.bias
         return y
 
+# %% ../../nbs/31_deploy_capture.ipynb #c013b2
 class XnnpackAttention(nn.Module):
     "timm's self-attention with slices, permutes and 3-D `bmm` only (no unbind, no broadcast matmul)."
     def __init__(self, attn:nn.Module):
@@ -49,12 +50,14 @@ class XnnpackAttention(nn.Module):
         a = torch.bmm(q * self.scale, k.transpose(1, 2)).softmax(-1)
         return self.proj(torch.bmm(a, v).reshape(B, H, N, D).permute(0, 2, 1, 3).reshape(B, N, H*D))
 
+# %% ../../nbs/31_deploy_capture.ipynb #c013b3
 def _plain_attention(m:nn.Module) -> bool:
     "timm's own `Attention` (not a subclass, not another model's class of that name) without q/k norms, a scale norm or a gate: what `XnnpackAttention` computes."
     return (type(m) is Attention and isinstance(getattr(m, 'qkv', None), nn.Linear)
             and all(isinstance(getattr(m, a, nn.Identity()), nn.Identity) for a in ('q_norm', 'k_norm', 'norm'))
             and getattr(m, 'gate', None) is None)
 
+# %% ../../nbs/31_deploy_capture.ipynb #c013b4
 def xnnpack_friendly(model:nn.Module,  # a timm ViT (changed in place)
                      attention:bool=True,  # swap plain timm attention for `XnnpackAttention`
                      layernorm:bool=True) -> dict:  # swap every `nn.LayerNorm` for `XnnpackLayerNorm`

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import torch, torch.nn as nn
 from ..core import VitlabError
+from ..fronts import plot_front
 from ..models import check_vit, vit_linears
 from .fake import BitConfig, QUANT_FAMILIES, quantize_tensor
 
@@ -132,17 +133,14 @@ def uniform_points(table:dict) -> list[dict]:
 
 # %% ../../nbs/23_quant_pareto.ipynb #c027b
 def plot_frontier(frontier:list[dict], uniform:list[dict]|None=None, chosen:dict|BitConfig|None=None, ax=None, title:str|None=None):
-    "Size (MB) against perturbation Ω (log) of the frontier, with uniform-bit points and a chosen point marked."
-    import matplotlib.pyplot as plt
+    "Size (MB) against perturbation Ω (log) of the frontier as a staircase (`plot_front`), with uniform-bit points and a chosen point marked."
     if not frontier: raise VitlabError("the frontier is empty", "pass pareto_frontier(model, sensitivity)")
-    ax = ax or plt.subplots(figsize=(6, 3.6))[1]
-    ax.step([p['size']/1e6 for p in frontier], [p['omega'] for p in frontier], where='post', color='C0', lw=1.2, label=f'Pareto frontier ({len(frontier)} points)')
+    if isinstance(chosen, BitConfig): chosen = next(p for p in frontier if p['config'] == chosen)
+    ax = plot_front(frontier, 'size', 'omega', y_lower=True, ax=ax, chosen=chosen, markers=False, steps=True, xscale=1e-6,
+                    label=f'Pareto frontier ({len(frontier)} points)')
     for u in uniform or []:
         ax.plot(u['size']/1e6, u['omega'], 'o', color='C1', ms=6); ax.annotate(f"{u['bits']}-bit", (u['size']/1e6, u['omega']), textcoords='offset points', xytext=(4, 4), fontsize=8)
     if uniform: ax.plot([], [], 'o', color='C1', label='uniform bits')
-    if chosen is not None:
-        if isinstance(chosen, BitConfig): chosen = next(p for p in frontier if p['config'] == chosen)
-        ax.plot(chosen['size']/1e6, chosen['omega'], '*', color='C3', ms=14, label='chosen')
     ax.set_yscale('log'); ax.set_xlabel('weight size (MB, Eq. 17)'); ax.set_ylabel('perturbation Ω (Eq. 16)')
-    ax.set_title(title or 'Size–perturbation frontier'); ax.legend(fontsize=8); ax.grid(alpha=.3)
+    ax.set_title(title or 'Size–perturbation frontier'); ax.legend(fontsize=8)
     return ax

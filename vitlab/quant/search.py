@@ -13,33 +13,15 @@ from ..core import VitlabError
 from ..data import TensorImages
 from ..models import check_vit, model_family, vit_blocks
 from ..measure import accuracy, latency_ms, example_input
+from ..fronts import non_dominated_sort, plot_front
 from ..gradients import qkv_through_module
 from .fake import BitConfig, QUANT_FAMILIES, fake_quantize, set_bits
 from .pareto import check_bit_set
 
 # %% auto #0
-__all__ = ['PARTS', 'dominance_matrix', 'non_dominated_sort', 'crowding_distance', 'hypervolume', 'check_pair', 'decode',
-           'encode', 'model_size_mb', 'LatencyModel', 'latency_model', 'held_out', 'PrefixCache', 'BitSearch',
-           'search_bits', 'random_search_bits', 'front_to_json', 'front_from_json', 'plot_fronts']
-
-# %% ../../nbs/24_quant_search.ipynb #c006
-def dominance_matrix(F) -> np.ndarray:
-    "`D[i, j]` is True when row `i` of `F` (n × m objectives, all minimised) dominates row `j`."
-    F = np.asarray(F, dtype=np.float64)
-    if F.ndim != 2: raise VitlabError(f"objectives must be a 2-D array (points × objectives), got shape {F.shape}", "stack one row per point")
-    return (F[:, None] <= F[None]).all(-1) & (F[:, None] < F[None]).any(-1)
-
-# %% ../../nbs/24_quant_search.ipynb #c006b
-def non_dominated_sort(F) -> list[np.ndarray]:
-    "Fast non-dominated sorting (Deb et al. 2002): index arrays of fronts 1, 2, … of `F` (minimised)."
-    D = dominance_matrix(F)
-    count, done, fronts = D.sum(0), np.zeros(len(D), bool), []
-    cur = np.flatnonzero(count == 0)
-    while len(cur):
-        fronts.append(cur); done[cur] = True
-        count = count - D[cur].sum(0)
-        cur = np.flatnonzero((count == 0) & ~done)
-    return fronts
+__all__ = ['PARTS', 'crowding_distance', 'hypervolume', 'check_pair', 'decode', 'encode', 'model_size_mb', 'LatencyModel',
+           'latency_model', 'held_out', 'PrefixCache', 'BitSearch', 'search_bits', 'random_search_bits',
+           'front_to_json', 'front_from_json', 'plot_fronts']
 
 # %% ../../nbs/24_quant_search.ipynb #c010
 def crowding_distance(F) -> np.ndarray:
@@ -182,6 +164,7 @@ def _stem(qmodel:nn.Module, x:torch.Tensor) -> torch.Tensor:
     if model_family(qmodel) == 'vit': return qmodel.norm_pre(qmodel.patch_drop(qmodel._pos_embed(qmodel.patch_embed(x))))
     return qmodel.patch_embed(x)
 
+# %% ../../nbs/24_quant_search.ipynb #e643fbe41
 def _steps(qmodel:nn.Module) -> list:
     "One module per block, in forward order; in a Swin a stage's first block runs after the stage's patch merging."
     if model_family(qmodel) == 'vit': return list(qmodel.blocks)
@@ -294,11 +277,13 @@ def _problem(space:BitSearch, seen:dict):
             out['F'], out['G'] = np.array(F), G
     return _Bits(n_var=space.n_genes, n_obj=3, n_ieq_constr=4, xl=0, xu=1, vtype=bool)
 
+# %% ../../nbs/24_quant_search.ipynb #c0341
 def _check_int(v, name, low):
     if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
         raise VitlabError(f"{name}={v!r}", f"pass an integer ≥ {low}")
     return int(v)
 
+# %% ../../nbs/24_quant_search.ipynb #c0342
 def _space(space, model, data, calib, n_eval, bits, seed, latency, progress):
     if space is not None:
         if not isinstance(space, BitSearch): raise VitlabError(f"space must be a BitSearch, got {type(space).__name__}", "pass space=BitSearch(model, data, calib)")
@@ -373,17 +358,16 @@ def front_from_json(records:list[dict]) -> list[tuple]:
 def plot_fronts(fronts:dict,  # name → front (list of (BitConfig, objectives))
                 space:BitSearch|None=None,  # draws the FP32-latency and 8-bit-size limits
                 acc_label:str='held-out top-1'):
-    "Accuracy vs size and accuracy vs latency of each front, side by side."
+    "Accuracy vs size and accuracy vs latency of each front (`plot_front` of its projection), side by side."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 2, figsize=(10, 3.6))
-    for i, (name, fr) in enumerate(fronts.items()):
-        fr = sorted(fr, key=lambda t: t[1]['size_mb'])
+    for i, (name, fr) in enumerate(fronts.items()):  # each plane shows a projection of the 3-objective front: points it hides are faded
         for ax, k in zip(axs, ('size_mb', 'latency_ms')):
-            ax.plot([o[k] for _, o in fr], [100*o['acc'] for _, o in fr], 'o', color=f'C{i}', alpha=.8, label=f'{name} ({len(fr)})')
+            plot_front([o for _, o in fr], k, 'acc', ax=ax, color=f'C{i}', label=f'{name} ({len(fr)})', others=f'C{i}', yscale=100)
     if space is not None:
         axs[0].axvline(space.int8_mb, color='gray', ls='--', lw=1, label='all 8-bit size')
         axs[1].axvline(space.fp32_ms, color='gray', ls=':', lw=1, label='FP32 latency')
     for ax, xl in zip(axs, ('size (MB)', 'latency (ms, modelled)')):
-        ax.set_xlabel(xl); ax.set_ylabel(f'{acc_label} (%)'); ax.grid(alpha=.3); ax.legend(fontsize=8)
+        ax.set_xlabel(xl); ax.set_ylabel(f'{acc_label} (%)'); ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
