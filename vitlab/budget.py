@@ -24,7 +24,7 @@ __all__ = ['OBJECTIVES', 'BUDGET_DEFAULTS', 'BUDGET_FAMILIES', 'BUDGET_COLUMNS',
            'compress_budget']
 
 # %% ../nbs/41_pipeline_budget.ipynb #b006
-OBJECTIVES = ('latency', 'size')  # what the search minimises: the program's measured batch-1 latency, or its file size
+OBJECTIVES = {'latency': 'latency_ms', 'size': 'size_mb'}  # what the search minimises → the record field it reads: measured batch-1 latency, or file size
 
 # %% ../nbs/41_pipeline_budget.ipynb #df0729e6
 BUDGET_DEFAULTS = dict(ratios=(0, 1/8, 1/4, 3/8, 1/2),  # structured channel ratios tried
@@ -307,8 +307,7 @@ def measure_programs(recs:list, models:dict, dense:nn.Module, folder, example, h
     return t['dense fp32']
 
 # %% ../nbs/41_pipeline_budget.ipynb #b028
-_COST_KEY = dict(latency='latency_ms', size='size_mb')  # the record field each objective minimises
-def _cost(r, objective): return r[_COST_KEY[objective]]
+def _cost(r, objective): return r[OBJECTIVES[objective]]
 
 # %% ../nbs/41_pipeline_budget.ipynb #917f1900
 def choose(recs:list, max_drop:float, objective:str) -> dict:
@@ -328,12 +327,12 @@ def choose(recs:list, max_drop:float, objective:str) -> dict:
 # %% ../nbs/41_pipeline_budget.ipynb #b031
 def front(recs:list, objective:str) -> list:
     "Names of the measured programs on the Pareto front of (held-out drop, latency or size)."
-    return pareto_front([r for r in recs if r.get('status') == 'measured'], _COST_KEY[objective], 'drop', y_lower=True)
+    return pareto_front([r for r in recs if r.get('status') == 'measured'], OBJECTIVES[objective], 'drop', y_lower=True)
 
 # %% ../nbs/41_pipeline_budget.ipynb #abaf7b00
 def plot_budget_front(recs:list, objective:str, max_drop:float, best:dict|None=None, dense:dict|None=None, ax=None, title:str|None=None):
     "Held-out drop against measured latency (or size) of every exported program (`plot_front`), with the budget, the choice and the dense model."
-    key, unit = _COST_KEY[objective], 'latency (ms, batch 1)' if objective == 'latency' else 'file size (MB)'
+    key, unit = OBJECTIVES[objective], 'latency (ms, batch 1)' if objective == 'latency' else 'file size (MB)'
     done = [r for r in recs if r.get('status') == 'measured']
     ax = plot_front(done, key, 'drop', y_lower=True, ax=ax, chosen=best, label=f"front ({len(front(recs, objective))} of {len(done)} programs)")
     ax.axhline(max_drop, color='C3', ls='--', lw=1, label=f'budget: {max_drop:g} pt')
