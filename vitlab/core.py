@@ -28,7 +28,7 @@ def check_fraction(x, name:str='fraction', low:float=0.0, high:float=1.0, includ
     ok = low <= v <= high if include_high else low <= v < high
     if not ok or v != v:
         raise VitlabError(f"{name}={x!r} is outside [{low}, {high}{']' if include_high else ')'}",
-                          f"pass a fraction such as 0.25 (a percentage like 25 must be written 0.25)")
+                          f"pass a fraction, e.g. {v/100:g} for {v:g} %" if high < v <= 100 else "pass a fraction such as 0.25")
     return v
 
 # %% ../nbs/00_core.ipynb #c009b
