@@ -12,7 +12,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 from .core import VitlabError, check_fraction, save_json
 from .models import check_vit, vit_linears, vit_blocks
-from .measure import accuracy, count_params, latency_ms, columns, Record, StageClock
+from .measure import accuracy, count_params, latency_ms, columns, Record, StageClock, example_input
 from .quant.search import model_size_mb
 from .fronts import non_dominated_sort, pareto_front, plot_front
 from .train import distributed, one_process, share_json
@@ -112,11 +112,10 @@ def prune_candidate(dense:nn.Module, ratio:float, head_ratio:float, calib, examp
 # %% ../nbs/41_pipeline_budget.ipynb #b017
 def _layer_input(model:nn.Module, layer:nn.Module) -> torch.Tensor:
     "A random input of the shape `layer` sees when `model` runs on a batch-1 image (a ViT's tokens, or a Swin stage's windows)."
-    from vitlab.prune.block import model_input
     seen = []
     h = layer.register_forward_hook(lambda m, a, o: seen.append(a[0].shape))
     try:
-        with torch.no_grad(): model.eval()(model_input(model))
+        with torch.no_grad(): model.eval()(example_input(model))
     finally: h.remove()
     return torch.randn(seen[0])
 
@@ -128,7 +127,6 @@ def block_sparsity_pays(model:nn.Module,  # a ViT or Swin: its widest MLP layer 
     "Export one MLP layer dense and with `sparsity` of its tiles zeroed; does the runtime run (or store) the sparse one `margin`× better?"
     from vitlab.deploy.runtimes import export_as, load_exported, RUNTIMES
     from vitlab.prune.block import block_expand
-    from vitlab.measure import example_input
     fc = max((b.mlp.fc1 for b in vit_blocks(model)), key=lambda l: l.weight.numel())
     x = _layer_input(model, fc); tokens = x[..., 0].numel()
     sparse = copy.deepcopy(fc)

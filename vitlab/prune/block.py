@@ -12,17 +12,18 @@ from torch.nn.utils import parametrize
 from tqdm.auto import tqdm
 from ..core import VitlabError, check_fraction, read_plan, load_weights, save_weights
 from ..models import check_vit, model_family, vit_blocks, create_model, create_from_plan, FAMILY_NAMES
+from ..measure import example_input
 from ..gradients import iter_grad_factors, sample_grads, calibration_batches, select_linears, model_linears, qkv_through_module, fused_qkv_attentions
 from .structured import timm_architecture, recover
 
 # %% auto #0
 __all__ = ['PLAN_FORMAT', 'check_block', 'block_layers', 'block_sum', 'block_expand', 'taylor_block_scores', 'n_pruned',
            'pruning_order', 'block_mask', 'summed_gradients', 'ratio_grid', 'block_products', 'LayerCurve',
-           'delta_curve', 'delta_curves', 'ema', 'five_point_slope', 'curve_slopes', 'model_input', 'layer_costs',
-           'sparse_flops', 'power_proxy', 'auto_beta', 'allocate_sparsity', 'uniform_sparsity', 'plan_report',
-           'prune_blocks', 'plan_masks', 'apply_block_plan', 'save_block_pruned', 'load_block_pruned', 'block_flops',
-           'masked', 'recover_blocks', 'CurveAgreement', 'curve_rank_agreement', 'second_pass_curves',
-           'BlockSparseLinear', 'time_block_linear', 'sparsify']
+           'delta_curve', 'delta_curves', 'ema', 'five_point_slope', 'curve_slopes', 'layer_costs', 'sparse_flops',
+           'power_proxy', 'auto_beta', 'allocate_sparsity', 'uniform_sparsity', 'plan_report', 'prune_blocks',
+           'plan_masks', 'apply_block_plan', 'save_block_pruned', 'load_block_pruned', 'block_flops', 'masked',
+           'recover_blocks', 'CurveAgreement', 'curve_rank_agreement', 'second_pass_curves', 'BlockSparseLinear',
+           'time_block_linear', 'sparsify']
 
 # %% ../../nbs/11_prune_block.ipynb #a9d62716
 def check_block(block) -> tuple[int, int]:
@@ -268,21 +269,12 @@ def curve_slopes(ratios, deltas, smooth:float=0.5) -> np.ndarray:
     "∂δ/∂α of an EMA-smoothed δ-curve (LSP's curve post-processing)."
     return five_point_slope(ratios, ema(deltas, smooth))
 
-# %% ../../nbs/11_prune_block.ipynb #81c3d9f0
-def model_input(model:nn.Module) -> torch.Tensor:
-    "A batch-1 input of the size the model's patch embedding was built for (timm's config can still say 224 after `img_size=`)."
-    from vitlab.measure import example_input
-    pe = getattr(model, 'patch_embed', None)
-    if pe is not None and getattr(pe, 'img_size', None) is not None and hasattr(pe, 'proj'):
-        return torch.randn(1, pe.proj.in_channels, *pe.img_size, generator=torch.Generator().manual_seed(0))
-    return example_input(model)
-
 # %% ../../nbs/11_prune_block.ipynb #81c3d9f0b
 def layer_costs(model:nn.Module, block=(16, 16), example:torch.Tensor|None=None) -> dict:
     "Per prunable linear: tokens M (rows of its input for `example`), shape, tiles, dense FLOPs 2·M·out·in; plus the whole model's FLOPs."
     from vitlab.measure import count_flops
     lins = block_layers(model, block); bh, bw = check_block(block)
-    x = example if example is not None else model_input(model)
+    x = example if example is not None else example_input(model)
     M, hooks = {}, [l.register_forward_hook(lambda m, i, o, n=n: M.__setitem__(n, i[0].numel()//m.in_features)) for n, l in lins.items()]
     try:
         with qkv_through_module(model): total = count_flops(model.eval(), x)
@@ -757,7 +749,7 @@ def sparsify(model:nn.Module,  # a block-pruned ViT (masked dense weights), chan
              runs:int=40, threads:int|None=None) -> dict:
     "Replace each prunable linear by its fastest block-sparse form where that is measurably faster than dense; returns the timings and choices."
     lins = block_layers(model, block); block = check_block(block)
-    x = example if example is not None else model_input(model)
+    x = example if example is not None else example_input(model)
     for a in fused_qkv_attentions(model): a.qkv_bias_separate = True  # Swin-V2: call `qkv` as a module from now on, so a block-sparse qkv runs
     inputs, hooks = {}, [l.register_forward_hook(lambda m, i, o, n=n: inputs.__setitem__(n, i[0].detach())) for n, l in lins.items()]
     try:
