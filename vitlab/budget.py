@@ -105,7 +105,7 @@ def prune_candidate(dense:nn.Module, ratio:float, head_ratio:float, calib, examp
     plan = prune_structured(m, ratio, 'taylor', head_ratio=head_ratio, calib=_on(calib, dev), example=example.to(dev), progress=False)
     m.eval(); acc = accuracy(m, holdout); note = ''
     if ratio + head_ratio > 0 and 100*(dense_acc - acc) > recover_above and train is not None and recover_steps:
-        m, note = recover_if_better(m, dense, train, recover_steps, seed, holdout_ds=holdout, device=dev)
+        m, note = recover_if_better(m, dense, train, recover_steps, seed, holdout=holdout, device=dev)
         m.eval(); acc = accuracy(m, holdout)
     return m, plan, dict(acc=acc, drop=100*(dense_acc - acc), note=note)
 

@@ -458,7 +458,7 @@ def compress(model:str=REFERENCE_NAME,  # timm name, or the reference model's na
         clock('prune'); bar.update(1); bar.set_postfix_str('recover')
         if s.recover_steps and rd.train is not None and s.ratio + s.head_ratio + s.depth_ratio > 0:
             key = hashlib.sha256(json.dumps([model, None if weights is None else str(weights), plan, seed]).encode()).hexdigest()  # a checkpoint resumes only this model and plan
-            pruned, notes['recover'] = recover_if_better(pruned.to(dev), dense.to(dev), rd.train, s.recover_steps, seed, holdout_ds=rd.holdout,
+            pruned, notes['recover'] = recover_if_better(pruned.to(dev), dense.to(dev), rd.train, s.recover_steps, seed, holdout=rd.holdout,
                                                          min_gap=recover_min_gap, augment=rd.augment, device=dev, amp=amp, workers=workers,
                                                          batch_size=batch_size, state_file=ckpt, ckpt_every=ckpt_every, resume=resume, resume_key=key)
             pruned.cpu(); dense.cpu()

@@ -531,19 +531,19 @@ def recover(model:nn.Module, teacher:nn.Module, train_ds, epochs:int=1, lr:float
 # %% ../../nbs/10_prune_structured.ipynb #bb239b87
 def recover_if_better(pruned:nn.Module,  # the pruned model
                       dense:nn.Module,  # its dense original, the teacher
-                      train,  # training images: a `TensorImages` whose last `holdout` images are held out, or the fit set when `holdout_ds` is given
+                      train,  # training images: a `TensorImages` whose last `holdout` images are held out, or the fit set when `holdout` is a dataset
                       steps:int,  # distillation steps of 128 images
-                      seed:int=0, holdout:int=5000,
-                      holdout_ds=None,  # the held-out images (else the last `holdout` of `train`)
+                      seed:int=0,
+                      holdout=5000,  # the held-out images (a dataset), or how many of `train`'s last images to hold out
                       min_gap:float=0.0,  # skip the fine-tune when pruning cost less than this (a fraction) on the held-out images
                       augment:bool=True,
                       **fit_kw) -> tuple[nn.Module, str]:  # `vitlab.train.fit`'s device, amp, workers, batch_size, state_file, ckpt_every, resume, resume_key
     "Distil `dense` into a copy of `pruned`; keep whichever is better on held-out training images. Returns `(model, note)`."
     from vitlab.data import TensorImages
     from vitlab.train import sharded_accuracy
-    if holdout_ds is None:
+    if isinstance(holdout, int):
         fit_ds, holdout_ds = TensorImages(train.images[:-holdout], train.labels[:-holdout]), TensorImages(train.images[-holdout:], train.labels[-holdout:])
-    else: fit_ds = train
+    else: fit_ds, holdout_ds = train, holdout
     acc = lambda m: sharded_accuracy(m, holdout_ds, workers=fit_kw.get('workers', 0))  # each torchrun process scores its share
     a0 = acc(pruned)
     if min_gap > 0:
