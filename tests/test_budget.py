@@ -65,36 +65,22 @@ def test_budget_search_on_the_users_runtime(tmp_path):
     front = json.loads((out/'front.json').read_text())
     assert front['budget']['runtime'] == 'litert' and front['budget']['int4_shares'] == [0.0]
 
-SWIN = dict(model='swin_tiny_patch4_window7_224', model_kwargs=dict(img_size=56, embed_dim=32, depths=(2, 1, 1, 1), num_heads=(1, 2, 4, 8), num_classes=10))
+SWINS = {  # Swin, and Swin-V2 (cosine attention, its qkv applied through F.linear in timm)
+    'swin': dict(model='swin_tiny_patch4_window7_224', model_kwargs=dict(img_size=56, embed_dim=32, depths=(2, 1, 1, 1), num_heads=(1, 2, 4, 8), num_classes=10)),
+    'swinv2': dict(model='swinv2_tiny_window8_256', model_kwargs=dict(img_size=64, embed_dim=32, window_size=4, depths=(2, 1, 1, 1), num_heads=(1, 2, 4, 8), num_classes=10))}
 
-def test_budget_search_on_a_swin(tmp_path):
-    "A Swin through the search: pruned levels, int4 shares of its stages' linears, and a chosen program that is a Swin."
+@pytest.mark.parametrize('family', list(SWINS))
+def test_budget_search_on_swin_families(tmp_path, family):
+    "A Swin or Swin-V2 through the search: pruned levels, int4 shares in every stage, a smaller chosen program that runs."
     from vitlab.deploy.runtimes import load_exported
-    from vitlab.models import create_model
     import torch
-    out = tmp_path/'b'
+    out, spec = tmp_path/'b', SWINS[family]
     recs = compress(out=out, budget=dict(max_drop=50, objective='size', ratios=(0, 1/4), int4_shares=(0, 1), max_exports=1, **GRID),
-                    runs=20, progress=False, **SWIN)
+                    runs=20, progress=False, **spec)
     front = json.loads((out/'front.json').read_text())
     bits = [r['bits'] for r in front['records'] if r.get('bits')]
     assert any(k.startswith('layers.3.blocks.0.mlp') for b in bits for k in b) and any(4 in b.values() for b in bits)  # every stage, int4 too
     best = next(r for r in recs if r['best'])
     assert best['status'] == 'measured' and best['drop'] <= 50 and best['size_mb'] < recs[0]['size_mb']/2  # int8 or less vs fp32
-    x = torch.randn(1, 3, 56, 56)
-    assert load_exported(out/'budget_best.pte')(x).shape == (1, 10)
-
-SWINV2 = dict(model='swinv2_tiny_window8_256', model_kwargs=dict(img_size=64, embed_dim=32, window_size=4, depths=(2, 1, 1, 1), num_heads=(1, 2, 4, 8), num_classes=10))
-
-def test_budget_search_on_a_swin_v2(tmp_path):
-    "Swin-V2 (cosine attention, qkv through F.linear in timm) through the search: int4 in every stage, a smaller program that runs."
-    from vitlab.deploy.runtimes import load_exported
-    import torch
-    out = tmp_path/'b'
-    recs = compress(out=out, budget=dict(max_drop=50, objective='size', ratios=(0, 1/4), int4_shares=(0, 1), max_exports=1, **GRID),
-                    runs=20, progress=False, **SWINV2)
-    front = json.loads((out/'front.json').read_text())
-    bits = [r['bits'] for r in front['records'] if r.get('bits')]
-    assert any(k.startswith('layers.3.blocks.0.mlp') for b in bits for k in b) and any(4 in b.values() for b in bits)
-    best = next(r for r in recs if r['best'])
-    assert best['status'] == 'measured' and best['size_mb'] < recs[0]['size_mb']/2
-    assert load_exported(out/'budget_best.pte')(torch.randn(1, 3, 64, 64)).shape == (1, 10)
+    size = spec['model_kwargs']['img_size']
+    assert load_exported(out/'budget_best.pte')(torch.randn(1, 3, size, size)).shape == (1, 10)
