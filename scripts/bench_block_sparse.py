@@ -64,7 +64,9 @@ def bench_incremental(N=256, out=1536, inp=384, K=50, block=(16, 16), repeats=3)
 SHAPES = {'reference (17 tokens)': (17, [('qkv', 192, 576), ('proj', 192, 192), ('fc1', 192, 768), ('fc2', 768, 192)]),
           'DeiT-S (197 tokens)': (197, [('qkv', 384, 1152), ('proj', 384, 384), ('fc1', 384, 1536), ('fc2', 1536, 384)])}
 
-def bench_linear(sparsities=(0.5, 0.7, 0.9), block=(16, 16), threads=(1, 2), runs=40) -> list[dict]:
+RUNS = 40  # timed runs per figure (median)
+
+def bench_linear(sparsities=(0.5, 0.7, 0.9), block=(16, 16), threads=(1, 2), runs=RUNS) -> list[dict]:
     "One row per layer shape and tile sparsity: the median batch-1 time (ms) of the dense layer and each block-sparse form at each thread count."
     g = torch.Generator().manual_seed(0)
     print(f"\nbatch-1 latency (ms, median of {runs}, interleaved, best of {threads} threads); ×: dense time / this time; power proxy = kept tiles")
@@ -103,6 +105,6 @@ if __name__ == '__main__':
         rows = bench_linear(threads=threads)
         if a.json:
             p = Path(a.json); tmp = p.with_suffix('.tmp')
-            tmp.write_text(json.dumps(dict(threads=list(threads), runs=40, block=[16, 16], torch=torch.__version__,
+            tmp.write_text(json.dumps(dict(threads=list(threads), runs=RUNS, block=[16, 16], torch=torch.__version__,
                                            cpu=platform.processor() or platform.machine(), cpus=os.cpu_count(), rows=rows), indent=1))
             tmp.replace(p); print(f"wrote {p}")

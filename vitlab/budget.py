@@ -332,7 +332,7 @@ def plot_budget_front(recs:list, objective:str, max_drop:float, best:dict|None=N
     "Held-out drop against measured latency (or size) of every exported program (`plot_front`), with the budget, the choice and the dense model."
     key, unit = OBJECTIVES[objective], 'latency (ms, batch 1)' if objective == 'latency' else 'file size (MB)'
     done = [r for r in recs if r.get('status') == 'measured']
-    ax = plot_front(done, key, 'drop', y_lower=True, ax=ax, chosen=best, label=f"front ({len(front(recs, objective))} of {len(done)} programs)")
+    ax = plot_front(done, key, 'drop', y_lower=True, ax=ax, chosen=best, label='front ({k} of {n} programs)')
     ax.axhline(max_drop, color='C3', ls='--', lw=1, label=f'budget: {max_drop:g} pt')
     if dense is not None and dense.get(key): ax.axvline(dense[key], color='C2', ls=':', lw=1, label=f"dense FP32 eager ({dense[key]:.3g})")
     ax.set_xlabel(unit); ax.set_ylabel('top-1 drop, held out (pt)'); ax.legend(fontsize=7)

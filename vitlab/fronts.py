@@ -45,7 +45,7 @@ def pareto_front(points:list[dict],  # records or any dicts holding the two obje
 # %% ../nbs/08_fronts.ipynb #f014
 def plot_front(points:list[dict],  # records or any dicts holding the two objectives
                x:str, y:str, y_lower:bool=False,  # as in `pareto_front`
-               ax=None, color='C0', label:str|None=None,  # default label: 'Pareto front (k of n)'
+               ax=None, color='C0', label:str='Pareto front ({k} of {n})',  # `{k}`, `{n}`: the points on the front, all points
                chosen:dict|None=None,  # a point to star (one of `points`, or any dict with `x` and `y`)
                others:bool|str=True,  # draw the dominated points: in grey (True), faded in this colour (a colour) or not (False)
                markers:bool=True,  # draw the front's points (False: its line only)
@@ -60,7 +60,7 @@ def plot_front(points:list[dict],  # records or any dicts holding the two object
     if others:
         rest = [p for p in pts if p[0] not in on]
         if rest: ax.plot([p[1] for p in rest], [p[2] for p in rest], 'o', color='#b0b0b0' if others is True else others, alpha=1 if others is True else .35, ms=5, zorder=2)
-    label = label if label is not None else f'Pareto front ({len(front)} of {len(pts)})'
+    label = label.replace('{k}', str(len(front))).replace('{n}', str(len(pts)))
     ax.plot([p[1] for p in front], [p[2] for p in front], ls, color=color, lw=1.2, marker='o' if markers else None, ms=6,
             drawstyle='steps-post' if steps else 'default', label=label, zorder=3)
     if chosen is not None:

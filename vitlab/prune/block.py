@@ -12,7 +12,7 @@ from torch.nn.utils import parametrize
 from tqdm.auto import tqdm
 from ..core import VitlabError, check_fraction, read_plan, load_weights, save_weights
 from ..models import check_vit, model_family, vit_blocks, create_model, create_from_plan, FAMILY_NAMES
-from ..measure import example_input
+from ..measure import example_input, count_flops, latency_ms, spearman
 from ..gradients import iter_grad_factors, sample_grads, calibration_batches, select_linears, model_linears, qkv_through_module, fused_qkv_attentions
 from .structured import timm_architecture, recover
 
@@ -272,7 +272,6 @@ def curve_slopes(ratios, deltas, smooth:float=0.5) -> np.ndarray:
 # %% ../../nbs/11_prune_block.ipynb #81c3d9f0b
 def layer_costs(model:nn.Module, block=(16, 16), example:torch.Tensor|None=None) -> dict:
     "Per prunable linear: tokens M (rows of its input for `example`), shape, tiles, dense FLOPs 2·M·out·in; plus the whole model's FLOPs."
-    from vitlab.measure import count_flops
     lins = block_layers(model, block); bh, bw = check_block(block)
     x = example if example is not None else example_input(model)
     M, hooks = {}, [l.register_forward_hook(lambda m, i, o, n=n: M.__setitem__(n, i[0].numel()//m.in_features)) for n, l in lins.items()]
@@ -631,7 +630,6 @@ def curve_rank_agreement(model:nn.Module,  # the dense ViT or Swin the curves we
                          measured:CurveAgreement|None=None,  # reuse the measurements of an earlier call (same layers, ratios, data)
                          progress:bool=True) -> CurveAgreement:
     "Per ratio α, the Spearman rank correlation over layers between δ_i(α) and the measured loss increase of pruning layer i alone to α."
-    from vitlab.measure import spearman
     lins = block_layers(model, block); block = check_block(block)
     if not isinstance(curves, dict) or len(curves) < 2 or any(n not in lins for n in curves):
         raise VitlabError("the curves do not match the model's prunable layers (at least two are needed)", "pass delta_curves(model, calib, block) of this model")
@@ -735,7 +733,6 @@ class BlockSparseLinear(nn.Module):
 def time_block_linear(linear:nn.Linear, x:torch.Tensor, block=(16, 16), kinds=BlockSparseLinear.KINDS, runs:int=40,
                       threads:int|None=None) -> dict:
     "Median latency (ms) of the dense `linear` and of each block-sparse form on input `x`, timed interleaved (`latency_ms`)."
-    from vitlab.measure import latency_ms
     fns = {'dense': linear, **{k: BlockSparseLinear(linear, block, k) for k in kinds}}
     with torch.no_grad(): r = latency_ms(fns, x, runs=runs, warmup=3, threads=threads)
     return {k: v['latency_ms'] for k, v in r.items()}
